@@ -1,0 +1,34 @@
+"""Train brain-dynamics models on tasks and fit them to recorded targets.
+
+The whole loop, in brief::
+
+    import braintools, datasets
+    from trainer import Trainer, objectives, metrics
+    from trainer.models import RateRNN
+
+    data = datasets.load_dataset('perceptual_decision_making', n_trials=512, seed=0)
+    train, held_out = data.split(0.8, seed=0)
+    model = RateRNN(data.n_features, 64, data.n_classes)
+    trainer = Trainer(model, braintools.optim.Adam(lr=1e-2),
+                      objective=objectives.cross_entropy(), metrics={'acc': metrics.accuracy()})
+    result = trainer.fit(train, held_out=held_out, n_epochs=10, batch_size=32)
+
+``Fitter`` is the other front door: one fixed target, the seed's section-3b
+loop. Both run the same compiled step (``trainer._step``).
+"""
+
+from . import metrics, models, objectives
+from ._fitter import FitResult, Fitter, NonFiniteLossError
+from ._params import rename_params
+from ._simulator import Simulator
+
+__all__ = sorted([
+    'FitResult',
+    'Fitter',
+    'NonFiniteLossError',
+    'Simulator',
+    'metrics',
+    'models',
+    'objectives',
+    'rename_params',
+])

@@ -1,0 +1,49 @@
+"""Checkpoints: everything an exact resume needs, in one ``braintools.file`` msgpack file.
+
+``msgpack_save`` writes to a temporary file and renames it, so an interrupted
+save never leaves a half-written checkpoint behind.
+"""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+from braintools.file import msgpack_load, msgpack_save
+
+
+def _contents(weights, optimizer, progress):
+    return {
+        'params': {'/'.join(map(str, k)): s.value for k, s in weights.items()},
+        'optimizer': optimizer.state_dict(),
+        'scheduler': optimizer.lr.state_dict(),
+        'progress': json.dumps(progress),
+    }
+
+
+def save(path, weights, optimizer, progress, best_snapshot):
+    """Write parameters, optimizer and schedule state, and ``progress`` (a JSON-able dict).
+
+    ``best_snapshot`` (``{path: value}`` of the best epoch) is saved too, so
+    a resumed run restores the same best parameters.
+    """
+    state = _contents(weights, optimizer, progress)
+    state['best'] = {'/'.join(map(str, k)): v for k, v in best_snapshot.items()}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    msgpack_save(path, state, verbose=False)
+
+
+def load(path, weights, optimizer):
+    """Restore parameters and optimizer state from ``path``; return ``(progress, best_snapshot)``."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"resume_from={path!r} does not exist; pass a checkpoint written by fit(checkpoint=...).")
+    target = _contents(weights, optimizer, {})
+    target['best'] = dict(target['params'])
+    state = msgpack_load(path, target=target)
+    as_jax = lambda tree: jax.tree.map(jnp.asarray, tree)
+    for key, s in weights.items():
+        s.value = as_jax(state['params']['/'.join(map(str, key))])
+    optimizer.load_state_dict(as_jax(state['optimizer']))
+    optimizer.lr.load_state_dict(state['scheduler'])
+    best = {k: as_jax(state['best']['/'.join(map(str, k))]) for k in weights}
+    return json.loads(state['progress']), best

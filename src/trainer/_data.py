@@ -1,0 +1,47 @@
+"""From a dataset to device arrays and per-epoch index stacks.
+
+The arrays go to the device once per ``fit``; every batch is gathered on the
+device by an index array, so no trial data crosses from the host per step.
+"""
+
+import datasets
+import jax.numpy as jnp
+import numpy as np
+
+
+def as_dataset(data, name):
+    """Accept a ``TaskDataset`` or an ``(inputs, targets[, mask])`` tuple."""
+    if isinstance(data, datasets.TaskDataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        return datasets.from_arrays(*data)
+    raise TypeError(
+        f"{name} must be a datasets.TaskDataset or an (inputs, targets[, mask]) tuple, "
+        f"got {type(data).__name__}; build one with datasets.from_arrays(inputs, targets)."
+    )
+
+
+def to_device(ds):
+    """``{'inputs', 'targets', 'mask'}`` as device arrays (``mask`` may be ``None``)."""
+    return {'inputs': jnp.asarray(ds.inputs), 'targets': jnp.asarray(ds.targets),
+            'mask': None if ds.mask is None else jnp.asarray(ds.mask)}
+
+
+def gather(data, idx):
+    """One batch ``(inputs, targets, mask)`` of the device arrays at ``idx``."""
+    mask = None if data['mask'] is None else data['mask'][idx]
+    return data['inputs'][idx], data['targets'][idx], mask
+
+
+def eval_indices(n_trials, batch_size):
+    """Sequential ``(n_batches, batch_size)`` indices and validity weights.
+
+    The last batch is padded with trial 0 and weight 0, so every batch has the
+    training shape and the eval step compiles once.
+    """
+    n_batches = -(-n_trials // batch_size)
+    idx = np.zeros(n_batches * batch_size, np.int32)
+    idx[:n_trials] = np.arange(n_trials)
+    valid = np.zeros(n_batches * batch_size, np.float32)
+    valid[:n_trials] = 1.0
+    return idx.reshape(n_batches, batch_size), valid.reshape(n_batches, batch_size)

@@ -1,0 +1,207 @@
+"""``Fitter``: fit one fixed target with the section-3b loop (or SciPy)."""
+
+import dataclasses
+from typing import Any
+
+import brainstate
+import braintools
+import jax
+import jax.numpy as jnp
+
+from . import _checks
+from ._params import param_values, rename_params, set_param_values, trainable_states
+from ._step import canonicalize_states, make_loss, make_train_step
+
+__all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the model was left at its best-seen parameters."""
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FitResult:
+    """What :meth:`Fitter.fit` returns.
+
+    Attributes
+    ----------
+    backend : str
+        ``'grad'`` or ``'scipy'``.
+    best_loss : float
+        The lowest loss seen.
+    best_params : dict
+        ``{dotted_name: value}`` at the best-seen point (constrained values,
+        units kept).
+    history : list of float
+        The loss of every step.
+    n_steps : int
+        Steps actually run (fewer when a callback stopped the fit).
+    prediction : Any
+        The auxiliary output (the prediction) at the best-seen point.
+    model : brainstate.nn.Module
+        The fitted model, holding ``best_params``.
+
+    Examples
+    --------
+    >>> FitResult('grad', 0.5, {'g': 1.0}, [0.5], 1, None, None)
+    FitResult(backend='grad', best_loss=0.5, n_steps=1, params=[g])
+    """
+
+    backend: str
+    best_loss: float
+    best_params: dict
+    history: list
+    n_steps: int
+    prediction: Any
+    model: Any
+
+    def __repr__(self):
+        return (f"FitResult(backend={self.backend!r}, best_loss={self.best_loss:.6g}, "
+                f"n_steps={self.n_steps}, params=[{', '.join(self.best_params)}])")
+
+
+class Fitter:
+    """Fit a model's trainable parameters to one fixed target.
+
+    Give either ``predict(model) -> prediction`` (compared with the target by
+    ``objective``) or ``loss_fn(model) -> (loss, aux)`` (the whole loss, no
+    target). ``backend='grad'`` is the seed's section-3b loop under one
+    ``brainstate.transform.jit``; ``backend='scipy'`` hands the same loss to
+    ``braintools.optim.ScipyOptimizer`` within ``bounds``.
+
+    Parameters
+    ----------
+    model : brainstate.nn.Module
+        Holds ``brainstate.nn.Param(..., fit=True)`` parameters.
+    optimizer : braintools.optim.OptaxOptimizer or None
+        The gradient optimizer (``'grad'``); ``None`` for ``'scipy'``.
+    objective : callable, optional
+        ``objective(prediction, target) -> scalar``; default
+        :func:`trainer.objectives.mse`.
+    predict, loss_fn : callable
+        Exactly one of them.
+    transient : int, optional
+        Leading prediction steps to drop before the objective.
+    callbacks : list of callable, optional
+        ``callback(info)`` after every step with ``info = {'step', 'loss',
+        'best_loss', 'model'}``; returning ``True`` stops the fit.
+    backend : {'grad', 'scipy'}, default 'grad'
+    bounds : dict, optional
+        ``{dotted_name: (low, high)}`` for ``backend='scipy'``.
+    method : str, default 'L-BFGS-B'
+        The SciPy method for ``backend='scipy'``.
+
+    Examples
+    --------
+    >>> import braintools, brainunit as u
+    >>> from trainer import Fitter, Simulator, objectives
+    >>> from trainer.models import GainPopulation
+    >>> def predict(m):
+    ...     return Simulator(m, dt=0.1 * u.ms).run(
+    ...         60. * u.ms, inputs=lambda i, t: 1.0, monitors=['r'])['r']
+    >>> fitter = Fitter(GainPopulation(1, g=0.5), braintools.optim.Adam(lr=0.1),
+    ...                 objective=objectives.steady_state(n_tail=50), predict=predict)
+    >>> result = fitter.fit(target=1.5184532, n_steps=60)
+    >>> round(float(result.best_params['g']), 1)
+    2.0
+    """
+
+    def __init__(self, model, optimizer=None, *, objective=None, predict=None, loss_fn=None,
+                 transient=None, callbacks=None, backend='grad', bounds=None, method='L-BFGS-B'):
+        if (predict is None) == (loss_fn is None):
+            raise ValueError(
+                "pass exactly one of predict=callable(model)->prediction or "
+                "loss_fn=callable(model)->(loss, aux); got "
+                f"{'both' if predict is not None else 'neither'}."
+            )
+        if backend not in ('grad', 'scipy'):
+            raise ValueError(f"backend must be 'grad' or 'scipy', got {backend!r}.")
+        if backend == 'grad':
+            _checks.optax_optimizer(optimizer)
+        elif bounds is None:
+            raise ValueError("backend='scipy' needs bounds={name: (low, high)} for every parameter.")
+        if objective is None and loss_fn is None:
+            from .objectives import mse
+            objective = mse()
+        self.model, self.optimizer, self.objective = model, optimizer, objective
+        self.predict, self.loss_fn, self.transient = predict, loss_fn, transient
+        self.callbacks, self.backend = list(callbacks or []), backend
+        self.bounds, self.method = bounds, method
+
+    def _compute_loss(self, target):
+        if self.loss_fn is not None:
+            return self.loss_fn(self.model)
+        prediction = self.predict(self.model)
+        trimmed = prediction if self.transient is None else prediction[self.transient:]
+        loss = self.objective(trimmed, target)
+        _checks.scalar_loss(loss, 'objective')
+        return loss, prediction
+
+    def fit(self, target=None, n_steps=100):
+        """Run the fit and return a :class:`FitResult`; the model ends at its best point.
+
+        Parameters
+        ----------
+        target : Any
+            What ``objective`` compares the prediction with (unused with ``loss_fn``).
+        n_steps : int, default 100
+            Optimisation steps (``'grad'``) or SciPy iterations (``'scipy'``).
+
+        Raises
+        ------
+        NonFiniteLossError
+            When a loss is NaN or infinite; the model keeps its best parameters.
+        """
+        n_steps = _checks.positive_int('n_steps', n_steps, fix='Pass n_steps=100, for example.')
+        weights = trainable_states(self.model)
+        _checks.has_trainable(weights, 'Fitter')
+        if self.backend == 'scipy':
+            return self._fit_scipy(target, n_steps)
+        self.optimizer.register_trainable_weights(weights)
+        canonicalize_states(weights.values())
+        step = brainstate.transform.jit(
+            make_train_step(self.model, self.optimizer, weights, self._compute_loss))
+        history, best_loss, best, best_pred = [], float('inf'), None, None
+        for i in range(n_steps):
+            # The loss of step i is measured at the parameters before its update.
+            before = {k: s.value for k, s in weights.items()}
+            loss, prediction = step(target)
+            loss = float(loss)
+            history.append(loss)
+            if not _checks.finite(loss):
+                self._restore(weights, best)
+                raise NonFiniteLossError(
+                    f"the loss became {loss} at step {i}; the model keeps its best "
+                    f"parameters (loss {best_loss:.6g}). Lower the learning rate or "
+                    "bound the parameters (e.g. Param(..., t=SigmoidT(lo, hi)))."
+                )
+            if loss < best_loss:
+                best_loss, best, best_pred = loss, before, prediction
+            info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
+            if any([cb(info) is True for cb in self.callbacks]):
+                break
+        self._restore(weights, best)
+        return FitResult('grad', best_loss, param_values(self.model), history, len(history),
+                         best_pred, self.model)
+
+    @staticmethod
+    def _restore(weights, snapshot):
+        if snapshot is not None:
+            for k, s in weights.items():
+                s.value = snapshot[k]
+
+    def _fit_scipy(self, target, n_steps):
+        rename_params(self.bounds, self.model)  # raises on an unknown name
+        loss_closure = make_loss(self.model, self._compute_loss)
+
+        def loss_of(**values):
+            set_param_values(self.model, values)
+            return loss_closure(target)[0]
+
+        optimizer = braintools.optim.ScipyOptimizer(
+            loss_of, {k: tuple(v) for k, v in self.bounds.items()}, method=self.method)
+        res = optimizer.minimize(n_iter=n_steps)
+        set_param_values(self.model, {k: jnp.asarray(v, jnp.float32) for k, v in res.x.items()})
+        loss, prediction = loss_closure(target)
+        return FitResult('scipy', float(loss), param_values(self.model), [float(loss)],
+                         n_steps, prediction, self.model)

@@ -1,0 +1,105 @@
+"""``TrainResult``: the per-epoch history and best point of a ``Trainer.fit``."""
+
+import csv
+import dataclasses
+import json
+import math
+from typing import Any, Optional
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes
+    ----------
+    history : list of dict
+        One row per epoch: ``epoch``, ``loss`` and the train metrics,
+        ``held_out_loss`` and ``held_out_<metric>`` (``None`` on epochs
+        without evaluation), ``lr`` and ``time`` (seconds).
+    monitor : str
+        The history key that chose the best epoch.
+    best_epoch : int or None
+        The best epoch (1-based).
+    best_value : float or None
+        ``history[best_epoch - 1][monitor]``.
+    best_params : dict
+        ``{dotted_name: value}`` at the best epoch.
+    stopped_early : bool
+        Whether early stopping or a callback ended the run.
+    n_compilations : dict
+        Compilations of the train and eval steps during this fit.
+    model : Any
+        The trained model (at the best or last parameters, as asked).
+
+    Examples
+    --------
+    >>> r = TrainResult([{'epoch': 1, 'loss': 0.5}], 'loss', 1, 0.5, {'w': 1.0}, False, {}, None)
+    >>> r
+    TrainResult(epochs=1, best_epoch=1, loss=0.5, params=[w])
+    >>> r.curve('loss')
+    [0.5]
+    """
+
+    history: list
+    monitor: str
+    best_epoch: Optional[int]
+    best_value: Optional[float]
+    best_params: dict
+    stopped_early: bool
+    n_compilations: dict
+    model: Any
+
+    def __repr__(self):
+        best = 'None' if self.best_value is None else f'{self.best_value:.6g}'
+        return (f'TrainResult(epochs={len(self.history)}, best_epoch={self.best_epoch}, '
+                f'{self.monitor}={best}, params=[{", ".join(self.best_params)}])')
+
+    def curve(self, key):
+        """The per-epoch values of ``key`` (``None`` where it was not measured)."""
+        if self.history and key not in self.history[0]:
+            raise KeyError(f"{key!r} is not in the history; keys are {list(self.history[0])}.")
+        return [row[key] for row in self.history]
+
+    def to_json(self, path):
+        """Write the history (and best epoch) as JSON to ``path``."""
+        with open(path, 'w') as f:
+            json.dump({'monitor': self.monitor, 'best_epoch': self.best_epoch,
+                       'best_value': self.best_value, 'history': self.history}, f, indent=1)
+
+    def to_csv(self, path):
+        """Write the history as CSV (one row per epoch) to ``path``."""
+        with open(path, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            writer.writeheader()
+            writer.writerows(self.history)
+
+    def plot(self, path=None):
+        """Plot loss and metric curves (train and held-out); save to ``path`` if given.
+
+        Returns the matplotlib figure.
+        """
+        import matplotlib
+        if path is not None:
+            matplotlib.use('Agg', force=False)
+        import matplotlib.pyplot as plt
+        keys = [k for k in self.history[0] if k not in ('epoch', 'time', 'lr')
+                and not k.startswith('held_out_')]
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+        epochs = self.curve('epoch')
+        for ax, key in zip(axes[0], keys):
+            ax.plot(epochs, self.curve(key), label='train')
+            if f'held_out_{key}' in self.history[0]:
+                pts = [(e, v) for e, v in zip(epochs, self.curve(f'held_out_{key}')) if v is not None]
+                if pts:
+                    ax.plot(*zip(*pts), 'o-', label='held out')
+            if self.best_epoch is not None and key in self.monitor:
+                ax.axvline(self.best_epoch, ls='--', c='k', lw=0.8, label='best')
+            if key == 'loss' and all(v is not None and v > 0 and math.isfinite(v) for v in self.curve(key)):
+                ax.set_yscale('log')
+            ax.set(xlabel='epoch', ylabel=key, title=key)
+            ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig

@@ -1,0 +1,78 @@
+"""THE section-3b step, written once for the Fitter and the Trainer.
+
+``make_train_step`` returns an uncompiled function; the caller wraps it in
+``brainstate.transform.jit`` (the Fitter, the Trainer's per-step mode) or
+scans it over a stack of batches (the Trainer's compiled-epoch mode).
+"""
+
+import brainstate
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def make_loss(model, compute_loss):
+    """Wrap ``compute_loss(*args) -> (loss, aux)`` as the 3b loss closure.
+
+    The loss is evaluated inside ``model.param_precompute()`` and
+    ``model.reg_loss()`` is added, exactly as the seed's hand-written loop does.
+    """
+
+    def loss_closure(*args):
+        with model.param_precompute():
+            loss, aux = compute_loss(*args)
+            return loss + model.reg_loss(), aux
+
+    return loss_closure
+
+
+def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, lr_per_step=False):
+    """Build ``step(*args) -> (loss, aux)``: grad of the 3b loss, then ``optimizer.step``.
+
+    Parameters
+    ----------
+    model : brainstate.nn.Module
+        The model whose ``param_precompute`` / ``reg_loss`` wrap the loss.
+    optimizer : braintools.optim.OptaxOptimizer
+        Already registered with ``weights``.
+    weights : dict
+        ``model.states(ParamState)``.
+    compute_loss : callable
+        ``compute_loss(*args) -> (loss, aux)`` without regularisation.
+    clip_norm : float, optional
+        Clip the gradients to this global norm before the optimizer sees them.
+    lr_per_step : bool, default False
+        Advance the optimizer's learning-rate schedule after every step
+        (otherwise the caller advances it once per epoch).
+    """
+    grad_fn = brainstate.transform.grad(
+        make_loss(model, compute_loss), weights, has_aux=True, return_value=True
+    )
+
+    def step(*args):
+        grads, loss, aux = grad_fn(*args)
+        if clip_norm is not None:
+            # optax's clip needs no optimizer state, so it stays out of the checkpoint.
+            grads, _ = optax.clip_by_global_norm(clip_norm).update(grads, optax.EmptyState())
+        optimizer.step(grads)
+        if lr_per_step:
+            optimizer.lr.step()
+        return loss, aux
+
+    return step
+
+
+def canonicalize_states(states):
+    """Give every state a committed, strongly-typed value so the first call compiles once.
+
+    A Python float in a state (a weak-typed scalar) is retraced as a strong
+    array after the first update, which silently costs a second compilation.
+    """
+    for state in states:
+        state.value = jax.tree.map(_strong, state.value)
+
+
+def _strong(x):
+    if isinstance(x, (bool, int, float)) or (hasattr(x, 'weak_type') and x.weak_type):
+        return jnp.asarray(x, dtype=jnp.result_type(x))
+    return x

@@ -1,0 +1,414 @@
+"""``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
+
+import time
+
+import brainstate
+import datasets
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks, _checkpoint
+from ._data import as_dataset, eval_indices, gather, to_device
+from ._fitter import NonFiniteLossError
+from ._params import param_values, trainable_states
+from ._progress import ProgressBar
+from ._result import TrainResult
+from ._states import batch_template, load_template
+from ._step import canonicalize_states, make_train_step
+from .metrics import get as get_metric
+from .objectives import accepts_mask
+
+__all__ = ['Trainer', 'rollout']
+
+
+def rollout(model, inputs):
+    """Default forward: step ``model`` over batch-major ``(B, T, F)`` inputs.
+
+    Time-major inside (``brainstate.transform.for_loop`` over ``T``), batch-major
+    out: ``(B, T, ...)``. Each step runs under ``environ.context(i=, t=)``.
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp
+    >>> from trainer.models import RateRNN
+    >>> net = RateRNN(3, 8, 2)
+    >>> _ = brainstate.nn.init_all_states(net, batch_size=4)
+    >>> with brainstate.environ.context(dt=1.0):
+    ...     rollout(net, jnp.ones((4, 10, 3))).shape
+    (4, 10, 2)
+    """
+    dt = brainstate.environ.get_dt()
+
+    def step(i, x):
+        with brainstate.environ.context(i=i, t=i * dt):
+            return model(x)
+
+    steps = jnp.arange(inputs.shape[1])
+    out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))
+    return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
+
+
+class Trainer:
+    """Train a model on a task dataset: minibatches, epochs, held-out metrics.
+
+    Every minibatch runs the seed's section-3b step: hidden states set to the
+    batch shape, ``forward(model, inputs)``, ``objective(prediction, targets,
+    mask)`` plus ``model.reg_loss()`` inside ``model.param_precompute()``,
+    ``brainstate.transform.grad``, ``optimizer.step`` -- compiled once per fit.
+
+    Parameters
+    ----------
+    model : brainstate.nn.Module
+        Holds the trainable ``ParamState`` leaves.
+    optimizer : braintools.optim.OptaxOptimizer
+        Registered with the model's weights here; its state persists across
+        ``fit`` calls (as in Keras). An ``LRScheduler`` as its ``lr`` is advanced
+        once per epoch, or once per step with ``lr_schedule='step'``.
+    objective : callable
+        ``objective(prediction, targets[, mask]) -> scalar``, e.g.
+        :func:`trainer.objectives.cross_entropy`. Two-argument objectives work
+        on unmasked data.
+    forward : callable, optional
+        ``forward(model, inputs) -> prediction`` for models that consume a whole
+        ``(B, T, F)`` sequence or need a readout; default :func:`rollout`.
+    metrics : dict or list, optional
+        ``{name: metric}`` or names such as ``['accuracy']`` (see
+        :func:`trainer.metrics.get`); each ``metric(prediction, targets[, mask])``.
+    grad_clip_norm : float, optional
+        Clip gradients to this global norm.
+    lr_schedule : {'epoch', 'step'}, default 'epoch'
+        When the optimizer's learning-rate scheduler advances.
+    callbacks : list of callable, optional
+        ``callback(info)`` once per epoch with ``info = {'epoch', 'history',
+        'model'}``; returning ``True`` stops training.
+    progress : bool, default True
+        Show a progress bar over epochs.
+
+    Examples
+    --------
+    >>> import braintools, datasets
+    >>> from trainer import Trainer, objectives
+    >>> from trainer.models import RateRNN
+    >>> data = datasets.load_dataset('delayed_match_task', n_trials=64, seq_len=6, n_symbols=2)
+    >>> train, held_out = data.split(48, seed=0)
+    >>> trainer = Trainer(RateRNN(2, 16, 2), braintools.optim.Adam(lr=1e-2),
+    ...                   objective=objectives.cross_entropy(), metrics=['accuracy'],
+    ...                   progress=False)
+    >>> result = trainer.fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    >>> [row['epoch'] for row in result.history]
+    [1, 2]
+    """
+
+    def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
+                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True):
+        if not callable(objective):
+            raise TypeError(f"objective must be callable(prediction, targets[, mask]), got {objective!r}.")
+        if lr_schedule not in ('epoch', 'step'):
+            raise ValueError(f"lr_schedule must be 'epoch' or 'step', got {lr_schedule!r}.")
+        self.model, self.optimizer = model, _checks.optax_optimizer(optimizer)
+        self.objective, self.forward = objective, forward or rollout
+        self.metrics = _resolve_metrics(metrics)
+        self.grad_clip_norm, self.lr_schedule = grad_clip_norm, lr_schedule
+        self.callbacks, self.progress = list(callbacks or []), progress
+        self.weights = trainable_states(model)
+        _checks.has_trainable(self.weights, 'Trainer')
+        self.optimizer.register_trainable_weights(self.weights)
+        canonicalize_states(self.weights.values())
+        self.history = []
+        self._template, self._template_size = None, None
+        self._traces = {'train': 0, 'eval': 0}
+        self._train_fns, self._eval_fn = {}, None
+
+    # -- the compiled pieces ------------------------------------------------
+    def _predict_and_score(self, data, idx, weight=None):
+        """Set states to the batch shape, run forward, score; returns ``(loss, metrics)``."""
+        x, y, mask = gather(data, idx)
+        if weight is not None:
+            mask = weight if mask is None else mask * weight[:, None]
+        load_template(self.model, self._template)
+        prediction = self.forward(self.model, x)
+        loss = _call(self.objective, prediction, y, mask)
+        _checks.scalar_loss(loss, 'objective')
+        return loss, {name: _call(m, prediction, y, mask) for name, m in self.metrics.items()}
+
+    def _train_fn(self, compile_epoch):
+        if compile_epoch not in self._train_fns:
+            def compute_loss(data, idx):
+                self._traces['train'] += 1
+                return self._predict_and_score(data, idx)
+
+            step = make_train_step(self.model, self.optimizer, self.weights, compute_loss,
+                                   clip_norm=self.grad_clip_norm,
+                                   lr_per_step=self.lr_schedule == 'step')
+            if compile_epoch:
+                fn = lambda data, idx_stack: brainstate.transform.for_loop(
+                    lambda idx: step(data, idx), idx_stack)
+            else:
+                fn = step
+            self._train_fns[compile_epoch] = brainstate.transform.jit(fn)
+        return self._train_fns[compile_epoch]
+
+    def _eval(self, data, idx_stack, weights):
+        if self._eval_fn is None:
+            def all_batches(data, idx_stack, weights):
+                self._traces['eval'] += 1
+
+                def batch(idx, weight):
+                    with self.model.param_precompute():
+                        loss, values = self._predict_and_score(data, idx, weight)
+                        return {'loss': loss + self.model.reg_loss(), **values}
+
+                per_batch = brainstate.transform.for_loop(batch, idx_stack, weights)
+                n = weights.sum(axis=1)
+                # Weighted by the trials each batch really holds, not a mean of batch means.
+                return {k: jnp.sum(v * n) / jnp.sum(n) for k, v in per_batch.items()}
+
+            self._eval_fn = brainstate.transform.jit(all_batches)
+        out = self._eval_fn(data, idx_stack, weights)
+        return {k: float(v) for k, v in jax.device_get(out).items()}
+
+    # -- public API ---------------------------------------------------------
+    def evaluate(self, dataset, *, batch_size=None):
+        """Loss and metrics on ``dataset``, in one compiled call.
+
+        Parameters
+        ----------
+        dataset : datasets.TaskDataset or tuple
+            The trials to score.
+        batch_size : int, optional
+            Default: the batch size of the last ``fit`` (no reshaping of the
+            states), else ``min(len(dataset), 256)``.
+
+        Returns
+        -------
+        dict
+            ``{'loss': ..., <metric>: ...}``, weighted by trials.
+        """
+        ds = as_dataset(dataset, 'dataset')
+        batch_size = batch_size or self._template_size or min(len(ds), 256)
+        batch_size = _checks.positive_int('batch_size', batch_size)
+        self._check_masks(ds, batch_size)
+        with brainstate.environ.context(dt=ds.dt):
+            self._ensure_template(batch_size)
+            return self._eval(to_device(ds), *map(jnp.asarray, eval_indices(len(ds), batch_size)))
+
+    def _ensure_template(self, batch_size):
+        if self._template_size != batch_size:
+            self._template, self._template_size = batch_template(self.model, batch_size), batch_size
+
+    def _check_masks(self, ds, batch_size, *, padded=True):
+        callables = {'objective': self.objective, **{f'metric {k!r}': m for k, m in self.metrics.items()}}
+        for name, fn in callables.items():
+            if accepts_mask(fn):
+                continue
+            if ds.mask is not None:
+                raise ValueError(
+                    f"the dataset has a loss mask but the {name} takes no mask argument; "
+                    "give it a third parameter `mask=None` (trainer.objectives all take one).")
+            if padded and len(ds) % batch_size:
+                raise ValueError(
+                    f"{len(ds)} trials do not fill batches of {batch_size}: the padded last "
+                    f"batch needs a mask, and the {name} takes none. Give it a `mask=None` "
+                    "parameter, or choose a batch_size that divides the dataset.")
+
+    def _check_features(self, ds):
+        expected = getattr(self.model, 'n_input', None)
+        if expected is not None and expected != ds.n_features:
+            raise ValueError(
+                f"inputs have {ds.n_features} features per step but the model expects "
+                f"{expected} (model.n_input); build the model with n_input={ds.n_features}.")
+
+    def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, shuffle=True,
+            eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
+            restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None):
+        """Train for ``n_epochs`` and return a :class:`TrainResult`.
+
+        Parameters
+        ----------
+        train, held_out : datasets.TaskDataset or tuple
+            Training trials and (optionally) held-out trials.
+        n_epochs, batch_size : int
+            Full batches only: the last partial training batch of an epoch is
+            dropped (it changes with the shuffle, and never forces a recompile).
+        seed : int, default 0
+            Seeds the per-epoch shuffles (``datasets.batch_indices``).
+        eval_every : int, default 1
+            Evaluate ``held_out`` every this many epochs (and at the last one).
+        monitor : str, optional
+            History key that picks the best epoch: default ``'held_out_loss'``
+            (``'loss'`` without held-out data).
+        mode : {'auto', 'min', 'max'}
+            ``'auto'`` maximises keys containing ``acc``, minimises the rest.
+        patience : int, optional
+            Stop after this many evaluations without a ``min_delta`` improvement.
+        restore_best : bool, default True
+            End at the best epoch's parameters (else at the last).
+        compile_epoch : bool, default False
+            Run each epoch as one compiled ``for_loop`` over its batches.
+        checkpoint : str, optional
+            Write a msgpack checkpoint to this path after every epoch.
+        resume_from : str, optional
+            Continue from a checkpoint written by ``checkpoint=``.
+        """
+        train = as_dataset(train, 'train')
+        held_out = None if held_out is None else as_dataset(held_out, 'held_out')
+        n_epochs = _checks.positive_int('n_epochs', n_epochs)
+        batch_size = _checks.positive_int(
+            'batch_size', batch_size, at_most=len(train),
+            fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
+        eval_every = _checks.positive_int('eval_every', eval_every)
+        self._check_features(train)
+        self._check_masks(train, batch_size, padded=False)
+        if held_out is not None:
+            self._check_features(held_out)
+            self._check_masks(held_out, batch_size)
+        monitor = monitor or ('held_out_loss' if held_out is not None else 'loss')
+        keys = ['loss', *self.metrics] + ([f'held_out_{k}' for k in ['loss', *self.metrics]] if held_out is not None else [])
+        if monitor not in keys:
+            raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
+        sign = _mode_sign(mode, monitor)
+        self._traces = {'train': 0, 'eval': 0}
+        run = _Run(self, train, held_out, batch_size, seed, shuffle, compile_epoch)
+        best = {'epoch': None, 'value': None, 'wait': 0, 'snapshot': run.snapshot()}
+        start = 1
+        if resume_from is not None:
+            progress, best['snapshot'] = _checkpoint.load(resume_from, self.weights, self.optimizer)
+            if (progress['seed'], progress['batch_size']) != (seed, batch_size):
+                raise ValueError(
+                    f"resume_from was written with seed={progress['seed']}, batch_size="
+                    f"{progress['batch_size']}; pass the same values to resume exactly.")
+            self.history = progress['history']
+            best.update(epoch=progress['best_epoch'], value=progress['best_value'], wait=progress['wait'])
+            start = progress['epoch'] + 1
+        else:
+            self.history = []
+        bar = ProgressBar(n_epochs, enabled=self.progress)
+        stopped = False
+        for epoch in range(start, n_epochs + 1):
+            try:
+                row = run.epoch(epoch, evaluate=held_out is not None and (
+                    epoch % eval_every == 0 or epoch == n_epochs))
+            except NonFiniteLossError as error:
+                kept = f"its best epoch ({best['epoch']})" if best['epoch'] else f"before epoch {epoch}"
+                run.restore(best['snapshot'] if best['epoch'] else run.epoch_start)
+                bar.close()
+                failure = NonFiniteLossError(
+                    f"{error} The model keeps its parameters from {kept}; trainer.history "
+                    f"holds the {len(self.history)} completed epochs. Lower the learning "
+                    "rate or set grad_clip_norm.")
+                failure.history = list(self.history)
+                raise failure from None
+            self.history.append(row)
+            value = row[monitor]
+            if value is not None:
+                if best['value'] is None or sign * (value - best['value']) > min_delta:
+                    best.update(epoch=epoch, value=value, wait=0, snapshot=run.snapshot())
+                else:
+                    best['wait'] += 1
+            if checkpoint is not None:
+                _checkpoint.save(checkpoint, self.weights, self.optimizer, {
+                    'epoch': epoch, 'step_in_epoch': 0, 'seed': seed, 'batch_size': batch_size,
+                    'history': self.history, 'best_epoch': best['epoch'],
+                    'best_value': best['value'], 'wait': best['wait']}, best['snapshot'])
+            bar.update(epoch, {k: row[k] for k in ('loss', monitor)})
+            info = {'epoch': epoch, 'history': list(self.history), 'model': self.model}
+            if any([cb(info) is True for cb in self.callbacks]) or (
+                    patience is not None and best['wait'] >= patience):
+                stopped = True
+                break
+        bar.close()
+        if restore_best and best['epoch'] is not None:
+            run.restore(best['snapshot'])
+        best_params = run.values_at(best['snapshot'])
+        return TrainResult(list(self.history), monitor, best['epoch'], best['value'], best_params,
+                           stopped, dict(self._traces), self.model)
+
+
+class _Run:
+    """The per-fit state of a ``Trainer.fit``: device data, index streams, one epoch."""
+
+    def __init__(self, trainer, train, held_out, batch_size, seed, shuffle, compile_epoch):
+        self.t, self.train, self.held_out = trainer, train, held_out
+        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
+        self.compile_epoch = compile_epoch
+        self.train_data = to_device(train)
+        if held_out is not None:
+            self.held_out_data = to_device(held_out)
+            self.held_out_idx = tuple(map(jnp.asarray, eval_indices(len(held_out), batch_size)))
+        with brainstate.environ.context(dt=train.dt):
+            trainer._ensure_template(batch_size)
+        self.step = trainer._train_fn(compile_epoch)
+
+    def snapshot(self):
+        # JAX arrays are immutable, so keeping references is a copy.
+        return {k: s.value for k, s in self.t.weights.items()}
+
+    def restore(self, snapshot):
+        for k, s in self.t.weights.items():
+            s.value = snapshot[k]
+
+    def values_at(self, snapshot):
+        current = self.snapshot()
+        self.restore(snapshot)
+        values = param_values(self.t.model)
+        self.restore(current)
+        return values
+
+    def _train_epoch(self, epoch):
+        kwargs = dict(seed=self.seed, epoch=epoch, shuffle=self.shuffle, drop_remainder=True)
+        with brainstate.environ.context(dt=self.train.dt):
+            if self.compile_epoch:
+                idx = datasets.epoch_indices(len(self.train), self.batch_size, **kwargs)
+                losses, metrics = jax.device_get(self.step(self.train_data, idx))
+            else:
+                outs = [self.step(self.train_data, idx)
+                        for idx in datasets.batch_indices(len(self.train), self.batch_size, **kwargs)]
+                # One host transfer per epoch, not one per step.
+                losses, metrics = jax.device_get(tuple(zip(*outs)))
+                metrics = {k: [m[k] for m in metrics] for k in self.t.metrics}
+        return np.asarray(losses), {k: np.asarray(v) for k, v in metrics.items()}
+
+    def epoch(self, epoch, *, evaluate):
+        """Train one epoch (and evaluate if asked); return its history row."""
+        start = time.perf_counter()
+        lr = float(np.asarray(self.t.optimizer.current_lr))
+        self.epoch_start = self.snapshot()
+        losses, metrics = self._train_epoch(epoch)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            raise NonFiniteLossError(
+                f"the training loss became {losses[bad[0]]} at epoch {epoch}, step {bad[0]}.")
+        if self.t.lr_schedule == 'epoch':
+            self.t.optimizer.lr.step()
+        row = {'epoch': epoch, 'loss': float(np.mean(losses)),
+               **{k: float(np.mean(v)) for k, v in metrics.items()}}
+        if self.held_out is not None:
+            held = dict.fromkeys(['loss', *self.t.metrics])
+            if evaluate:
+                with brainstate.environ.context(dt=self.held_out.dt):
+                    held = self.t._eval(self.held_out_data, *self.held_out_idx)
+            row.update({f'held_out_{k}': v for k, v in held.items()})
+        row.update(lr=lr, time=time.perf_counter() - start)
+        return row
+
+
+def _call(fn, prediction, targets, mask):
+    return fn(prediction, targets, mask) if accepts_mask(fn) else fn(prediction, targets)
+
+
+def _resolve_metrics(metrics):
+    if metrics is None:
+        return {}
+    if isinstance(metrics, dict):
+        return dict(metrics)
+    return {m if isinstance(m, str) else getattr(m, '__name__', f'metric_{i}'): get_metric(m)
+            for i, m in enumerate(metrics)}
+
+
+def _mode_sign(mode, monitor):
+    if mode == 'auto':
+        return 1.0 if 'acc' in monitor else -1.0
+    if mode not in ('min', 'max'):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+    return 1.0 if mode == 'max' else -1.0

@@ -1,0 +1,87 @@
+"""Small reference models: the seed's ``GainPopulation`` and a task ``RateRNN``."""
+
+import brainstate
+import braintools
+import brainunit as u
+import jax.numpy as jnp
+from brainstate.nn import Param
+
+__all__ = ['GainPopulation', 'RateRNN']
+
+
+class GainPopulation(brainstate.nn.Dynamics):
+    """Leaky firing-rate population with a trainable input gain ``g`` (the seed's model).
+
+    ``dr/dt = (-r + g * tanh(input)) / tau``
+
+    Parameters
+    ----------
+    in_size : int
+        Number of units.
+    g : float, default 1.0
+        Initial gain (trainable, dimensionless).
+    tau : brainunit.Quantity, default 10 ms
+        Time constant.
+
+    Examples
+    --------
+    >>> import brainstate
+    >>> m = GainPopulation(1, g=0.5)
+    >>> _ = brainstate.nn.init_all_states(m)
+    >>> list(m.states(brainstate.ParamState).keys())
+    [('g', 'val')]
+    """
+
+    def __init__(self, in_size, g=1.0, tau=10. * u.ms):
+        super().__init__(in_size)
+        self.tau = tau
+        self.g = Param(g, fit=True)
+
+    def init_state(self, batch_size=None):
+        self.r = brainstate.HiddenState(
+            braintools.init.param(braintools.init.Constant(0.0), self.varshape, batch_size)
+        )
+
+    def update(self, inp=0.0):
+        r = self.r.value
+        dr = (-r + self.g.value() * jnp.tanh(inp)) / self.tau
+        self.r.value = r + dr * brainstate.environ.get_dt()
+        return self.r.value
+
+
+class RateRNN(brainstate.nn.Module):
+    """A recurrent rate network for tasks: an RNN cell plus a linear readout.
+
+    One call advances one time step: ``update(x_t) -> y_t`` with ``x_t`` of
+    shape ``(batch, n_input)`` and ``y_t`` of shape ``(batch, n_output)``; the
+    Trainer's default forward rolls it over time.
+
+    Parameters
+    ----------
+    n_input, n_hidden, n_output : int
+        Layer sizes.
+    cell : {'vanilla', 'gru', 'lstm'}, default 'gru'
+        Which ``brainstate.nn`` RNN cell to use.
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp
+    >>> net = RateRNN(3, 16, 2)
+    >>> _ = brainstate.nn.init_all_states(net, batch_size=4)
+    >>> net(jnp.ones((4, 3))).shape
+    (4, 2)
+    """
+
+    _CELLS = {'vanilla': brainstate.nn.ValinaRNNCell, 'gru': brainstate.nn.GRUCell,
+              'lstm': brainstate.nn.LSTMCell}
+
+    def __init__(self, n_input, n_hidden, n_output, *, cell='gru'):
+        super().__init__()
+        if cell not in self._CELLS:
+            raise ValueError(f"cell must be one of {sorted(self._CELLS)}, got {cell!r}.")
+        self.n_input = n_input
+        self.cell = self._CELLS[cell](n_input, n_hidden)
+        self.readout = brainstate.nn.Linear(n_hidden, n_output)
+
+    def update(self, x):
+        return self.readout(self.cell(x))

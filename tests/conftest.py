@@ -1,0 +1,4 @@
+import os
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')

@@ -1,0 +1,135 @@
+import brainstate
+import braintools
+import brainunit as u
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from trainer import FitResult, Fitter, NonFiniteLossError, Simulator, objectives
+from trainer.models import GainPopulation
+
+
+def predict(m):
+    return Simulator(m, dt=0.1 * u.ms).run(6. * u.ms, inputs=lambda i, t: 1.0, monitors=['r'])['r']
+
+
+class VoltageOffset(brainstate.nn.Module):
+    """A model whose trainable parameter carries a unit (mV)."""
+
+    def __init__(self):
+        super().__init__()
+        self.v = brainstate.nn.Param(-60. * u.mV, fit=True)
+        self.w = brainstate.nn.Param(jnp.ones(2), fit=True)
+
+    def loss(self, target):
+        return u.get_magnitude(((self.v.value() - target) / u.mV) ** 2) + jnp.sum(self.w.value() ** 2), None
+
+
+def test_unit_param_snapshot_and_restore():
+    model = VoltageOffset()
+    result = Fitter(model, braintools.optim.Adam(lr=1.0),
+                    loss_fn=lambda m: m.loss(-50. * u.mV)).fit(n_steps=20)
+    assert isinstance(result.best_params['v'], u.Quantity)
+    assert result.best_params['v'].unit == u.mV
+    assert u.get_magnitude(result.best_params['v'] / u.mV) > -60.
+    # The model holds exactly the best parameters, units included.
+    assert u.math.allclose(model.v.value(), result.best_params['v'])
+    assert result.best_loss == min(result.history)
+
+
+def test_model_ends_at_best_not_last():
+    # Large steps overshoot; the best point is not the last one.
+    model = GainPopulation(1, g=0.5)
+    target = float(jnp.mean(predict(GainPopulation(1, g=2.0))[-5:]))
+    result = Fitter(model, braintools.optim.SGD(lr=30.0), objective=objectives.steady_state(n_tail=5),
+                    predict=predict).fit(target=target, n_steps=15)
+    best_step = int(np.argmin(result.history))
+    assert best_step < len(result.history) - 1
+    loss_now = float(objectives.steady_state(n_tail=5)(predict(model), target))
+    assert loss_now == pytest.approx(result.best_loss, rel=1e-5)
+
+
+def test_nested_dotted_names():
+    class Net(brainstate.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.node = GainPopulation(1, g=0.5)
+
+    net = Net()
+    result = Fitter(net, braintools.optim.Adam(lr=0.1),
+                    loss_fn=lambda m: ((m.node.g.value() - 1.0) ** 2, None)).fit(n_steps=3)
+    assert list(result.best_params) == ['node.g']
+
+
+def test_nan_loss_stops_and_keeps_best():
+    model = GainPopulation(1, g=0.5)
+    calls = []
+
+    def loss_fn(m):
+        g = m.g.value()
+        return jnp.where(g > 0.75, jnp.nan, (g - 3.0) ** 2), None
+
+    with pytest.raises(NonFiniteLossError, match=r'at step \d+'):
+        Fitter(model, braintools.optim.SGD(lr=0.05), loss_fn=loss_fn,
+               callbacks=[lambda info: calls.append(info['loss'])]).fit(n_steps=50)
+    assert 0.5 < float(model.g.value()) <= 0.75
+    assert all(np.isfinite(calls))
+
+
+def test_callback_stops_early():
+    result = Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1),
+                    loss_fn=lambda m: ((m.g.value() - 2.0) ** 2, None),
+                    callbacks=[lambda info: info['step'] == 4]).fit(n_steps=50)
+    assert result.n_steps == 5 and len(result.history) == 5
+
+
+def test_scipy_backend_recovers_gain():
+    model = GainPopulation(1, g=0.5)
+    target = float(jnp.mean(predict(GainPopulation(1, g=2.0))[-5:]))
+    result = Fitter(model, None, objective=objectives.steady_state(n_tail=5), predict=predict,
+                    backend='scipy', bounds={'g': (0.1, 4.0)}).fit(target=target, n_steps=2)
+    assert result.backend == 'scipy'
+    assert float(result.best_params['g']) == pytest.approx(2.0, abs=1e-2)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(), 'exactly one of predict'),
+    (dict(predict=predict, loss_fn=lambda m: (0.0, None)), 'got both'),
+    (dict(predict=predict, backend='nevergrad'), "backend must be 'grad' or 'scipy'"),
+    (dict(predict=predict, backend='scipy'), 'needs bounds'),
+], ids=['neither', 'both', 'unknown-backend', 'scipy-without-bounds'])
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), **kwargs)
+
+
+def test_optimizer_must_be_braintools():
+    with pytest.raises(TypeError, match='braintools.optim optimizer'):
+        Fitter(GainPopulation(1), 'adam', predict=predict)
+
+
+@pytest.mark.parametrize('n_steps', [0, -1, 2.5], ids=['zero', 'negative', 'float'])
+def test_bad_n_steps(n_steps):
+    with pytest.raises(ValueError, match='n_steps must be a positive int'):
+        Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), predict=predict).fit(1.0, n_steps=n_steps)
+
+
+def test_no_trainable_parameters():
+    class Frozen(GainPopulation):
+        def __init__(self):
+            super().__init__(1)
+            self.g = brainstate.nn.Param(1.0, fit=False)
+
+    with pytest.raises(ValueError, match='no trainable parameters'):
+        Fitter(Frozen(), braintools.optim.Adam(lr=0.1), predict=predict).fit(1.0, n_steps=1)
+
+
+def test_non_scalar_objective():
+    with pytest.raises(ValueError, match='must return a scalar'):
+        Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), predict=predict,
+               objective=lambda p, t: p - t).fit(1.0, n_steps=1)
+
+
+def test_fit_result_repr():
+    r = FitResult('grad', 1.66887e-05, {'g': 2.0, 'node.k': 1.0}, [1.0], 60, None, None)
+    assert repr(r) == "FitResult(backend='grad', best_loss=1.66887e-05, n_steps=60, params=[g, node.k])"
