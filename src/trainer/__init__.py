@@ -20,15 +20,20 @@ loop. Both run the same compiled step (``trainer._step``).
 from . import metrics, models, objectives
 from ._fitter import FitResult, Fitter, NonFiniteLossError
 from ._params import rename_params
+from ._result import TrainResult
 from ._simulator import Simulator
+from ._trainer import Trainer, rollout
 
 __all__ = sorted([
     'FitResult',
     'Fitter',
     'NonFiniteLossError',
     'Simulator',
+    'TrainResult',
+    'Trainer',
     'metrics',
     'models',
     'objectives',
     'rename_params',
+    'rollout',
 ])

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from . import _checks
 from ._params import param_values, rename_params, set_param_values, trainable_states
-from ._step import canonicalize_states, make_loss, make_train_step
+from ._step import make_loss, make_train_step, register
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
@@ -157,8 +157,7 @@ class Fitter:
         _checks.has_trainable(weights, 'Fitter')
         if self.backend == 'scipy':
             return self._fit_scipy(target, n_steps)
-        self.optimizer.register_trainable_weights(weights)
-        canonicalize_states(weights.values())
+        register(self.optimizer, weights)
         step = brainstate.transform.jit(
             make_train_step(self.model, self.optimizer, weights, self._compute_loss))
         history, best_loss, best, best_pred = [], float('inf'), None, None

@@ -62,6 +62,18 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
     return step
 
 
+def register(optimizer, weights):
+    """``optimizer.register_trainable_weights(weights)`` with every state canonicalised.
+
+    Weights are canonicalised first, because the optimizer's moments copy
+    their dtypes (a weak-typed bias gives weak-typed moments that turn strong
+    after one step: a second compilation).
+    """
+    canonicalize_states(weights.values())
+    optimizer.register_trainable_weights(weights)
+    canonicalize_states(brainstate.graph.states(optimizer).values())
+
+
 def canonicalize_states(states):
     """Give every state a committed, strongly-typed value so the first call compiles once.
 

@@ -9,13 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks, _checkpoint
+from ._compiles import counting
 from ._data import as_dataset, eval_indices, gather, to_device
 from ._fitter import NonFiniteLossError
 from ._params import param_values, trainable_states
 from ._progress import ProgressBar
 from ._result import TrainResult
 from ._states import batch_template, load_template
-from ._step import canonicalize_states, make_train_step
+from ._step import make_train_step, register
 from .metrics import get as get_metric
 from .objectives import accepts_mask
 
@@ -113,11 +114,10 @@ class Trainer:
         self.callbacks, self.progress = list(callbacks or []), progress
         self.weights = trainable_states(model)
         _checks.has_trainable(self.weights, 'Trainer')
-        self.optimizer.register_trainable_weights(self.weights)
-        canonicalize_states(self.weights.values())
+        register(self.optimizer, self.weights)
         self.history = []
         self._template, self._template_size = None, None
-        self._traces = {'train': 0, 'eval': 0}
+        self._compiles = {'train': 0, 'eval': 0}
         self._train_fns, self._eval_fn = {}, None
 
     # -- the compiled pieces ------------------------------------------------
@@ -135,7 +135,6 @@ class Trainer:
     def _train_fn(self, compile_epoch):
         if compile_epoch not in self._train_fns:
             def compute_loss(data, idx):
-                self._traces['train'] += 1
                 return self._predict_and_score(data, idx)
 
             step = make_train_step(self.model, self.optimizer, self.weights, compute_loss,
@@ -152,8 +151,6 @@ class Trainer:
     def _eval(self, data, idx_stack, weights):
         if self._eval_fn is None:
             def all_batches(data, idx_stack, weights):
-                self._traces['eval'] += 1
-
                 def batch(idx, weight):
                     with self.model.param_precompute():
                         loss, values = self._predict_and_score(data, idx, weight)
@@ -165,8 +162,10 @@ class Trainer:
                 return {k: jnp.sum(v * n) / jnp.sum(n) for k, v in per_batch.items()}
 
             self._eval_fn = brainstate.transform.jit(all_batches)
-        out = self._eval_fn(data, idx_stack, weights)
-        return {k: float(v) for k, v in jax.device_get(out).items()}
+        with counting(self._compiles, 'eval'):
+            out = self._eval_fn(data, idx_stack, weights)
+        out = jax.device_get(out)
+        return {k: float(out[k]) for k in ['loss', *self.metrics]}
 
     # -- public API ---------------------------------------------------------
     def evaluate(self, dataset, *, batch_size=None):
@@ -268,7 +267,7 @@ class Trainer:
         if monitor not in keys:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         sign = _mode_sign(mode, monitor)
-        self._traces = {'train': 0, 'eval': 0}
+        self._compiles = {'train': 0, 'eval': 0}
         run = _Run(self, train, held_out, batch_size, seed, shuffle, compile_epoch)
         best = {'epoch': None, 'value': None, 'wait': 0, 'snapshot': run.snapshot()}
         start = 1
@@ -311,7 +310,7 @@ class Trainer:
                     'epoch': epoch, 'step_in_epoch': 0, 'seed': seed, 'batch_size': batch_size,
                     'history': self.history, 'best_epoch': best['epoch'],
                     'best_value': best['value'], 'wait': best['wait']}, best['snapshot'])
-            bar.update(epoch, {k: row[k] for k in ('loss', monitor)})
+            bar.update(epoch, {k: v for k, v in row.items() if k not in ('epoch', 'lr', 'time')})
             info = {'epoch': epoch, 'history': list(self.history), 'model': self.model}
             if any([cb(info) is True for cb in self.callbacks]) or (
                     patience is not None and best['wait'] >= patience):
@@ -322,7 +321,7 @@ class Trainer:
             run.restore(best['snapshot'])
         best_params = run.values_at(best['snapshot'])
         return TrainResult(list(self.history), monitor, best['epoch'], best['value'], best_params,
-                           stopped, dict(self._traces), self.model)
+                           stopped, dict(self._compiles), self.model)
 
 
 class _Run:
@@ -357,7 +356,7 @@ class _Run:
 
     def _train_epoch(self, epoch):
         kwargs = dict(seed=self.seed, epoch=epoch, shuffle=self.shuffle, drop_remainder=True)
-        with brainstate.environ.context(dt=self.train.dt):
+        with brainstate.environ.context(dt=self.train.dt), counting(self.t._compiles, 'train'):
             if self.compile_epoch:
                 idx = datasets.epoch_indices(len(self.train), self.batch_size, **kwargs)
                 losses, metrics = jax.device_get(self.step(self.train_data, idx))
@@ -372,7 +371,7 @@ class _Run:
     def epoch(self, epoch, *, evaluate):
         """Train one epoch (and evaluate if asked); return its history row."""
         start = time.perf_counter()
-        lr = float(np.asarray(self.t.optimizer.current_lr))
+        lr = float(np.float32(self.t.optimizer.current_lr))  # one precision, resumed or not
         self.epoch_start = self.snapshot()
         losses, metrics = self._train_epoch(epoch)
         bad = np.flatnonzero(~np.isfinite(losses))

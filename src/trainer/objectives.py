@@ -5,11 +5,10 @@ configuration and returns a small named function ``loss`` that is jit / grad /
 vmap-safe and unit-aware. Builders compose with :func:`combine`; the maths
 comes from :mod:`braintools.metric`.
 
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
     >>> loss = objectives.combine((1.0, objectives.mse()), (0.5, objectives.mae()))
-    >>> x = jnp.zeros((4, 3))
-    >>> float(loss(x + 2.0, x))           # 1.0 * 4.0 + 0.5 * 2.0
+    >>> float(loss(np.full(3, 2.0), np.zeros(3)))   # 1.0 * 4.0 + 0.5 * 2.0
     5.0
 
 Conventions
@@ -29,6 +28,7 @@ Masks
     trial whose mask row is all zero contributes nothing.
 """
 
+import functools
 import inspect
 import math
 import numbers
@@ -37,6 +37,7 @@ import braintools
 import brainunit as u
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _checks
 
@@ -67,20 +68,19 @@ def mse():
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> loss = objectives.mse()
-    >>> pred, target = jnp.ones((2, 3, 1)), jnp.zeros((2, 3, 1))
-    >>> float(loss(pred, target))
+    >>> prediction, target = np.ones((2, 3, 1)), np.zeros((2, 3, 1))
+    >>> float(objectives.mse()(prediction, target))
     1.0
-    >>> mask = jnp.array([[1., 1., 0.], [0., 0., 0.]])  # trial 2 is padding
-    >>> float(loss(pred.at[0, 2].set(9.0), target, mask))
+    >>> prediction[0, 2] = 9.0                          # a step the mask ignores
+    >>> mask = np.array([[1., 1., 0.], [0., 0., 0.]])   # trial 2 is padding
+    >>> float(objectives.mse()(prediction, target, mask))
     1.0
     """
 
     def loss(prediction, target, mask=None):
-        error = _difference(prediction, target, 'mse')
-        return _masked_mean(braintools.metric.squared_error(error), mask, 'mse')
+        return _error_stats(*_error_and_mask(prediction, target, mask, 'mse'))[0]
 
     return loss
 
@@ -91,23 +91,21 @@ def rmse():
     Returns
     -------
     callable
-        ``loss(prediction, target, mask=None) -> scalar``: ``sqrt`` of
+        ``loss(prediction, target, mask=None) -> scalar``: the square root of
         :func:`mse`, in the prediction's unit. Its gradient at a perfect fit is
         0 rather than NaN.
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> import brainunit as u
     >>> from trainer import objectives
-    >>> x = jnp.zeros((10, 3))
-    >>> float(objectives.rmse()((x + 2.0) * u.mV, x * u.mV))
+    >>> float(objectives.rmse()(np.full(3, 2.0) * u.mV, np.zeros(3) * u.mV))
     2.0
     """
 
     def loss(prediction, target, mask=None):
-        error = _difference(prediction, target, 'rmse')
-        return _safe_sqrt(_masked_mean(braintools.metric.squared_error(error), mask, 'rmse'))
+        return _error_stats(*_error_and_mask(prediction, target, mask, 'rmse'))[1]
 
     return loss
 
@@ -126,15 +124,14 @@ def mae():
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> float(objectives.mae()(jnp.array([1.0, -3.0]), jnp.zeros(2)))
+    >>> float(objectives.mae()(np.array([1.0, -3.0, 2.0]), np.zeros(3)))
     2.0
     """
 
     def loss(prediction, target, mask=None):
-        error = _difference(prediction, target, 'mae')
-        return _masked_mean(braintools.metric.absolute_error(error, reduction='none'), mask, 'mae')
+        return _error_stats(*_error_and_mask(prediction, target, mask, 'mae'))[2]
 
     return loss
 
@@ -158,20 +155,21 @@ def steady_state(*, n_tail=50):
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> trace = jnp.concatenate([jnp.zeros(100), jnp.full(50, 1.5)])
+    >>> trace = np.concatenate([np.zeros(100), np.full(50, 1.5)])
     >>> float(objectives.steady_state(n_tail=50)(trace, 1.0))
     0.25
     """
     n_tail = _checks.positive_int('n_tail', n_tail, fix='Use the number of settled steps to average, e.g. 50.')
 
     def loss(prediction, target, mask=None):
-        tail = u.get_magnitude(prediction[-n_tail:])
         if mask is None:
-            amp = jnp.mean(tail)
+            amp = jnp.mean(u.get_magnitude(prediction[-n_tail:]))
         else:
-            amp = _masked_mean(tail, jnp.asarray(mask)[-n_tail:], 'steady_state')
+            tail, tail_mask = u.get_magnitude(prediction[-n_tail:]), mask[-n_tail:]
+            _check_mask(tail_mask, jnp.shape(tail), 'steady_state')
+            amp = _weighted_mean(tail, tail_mask)
         return (amp - target) ** 2
 
     return loss
@@ -192,20 +190,15 @@ def fc_corr():
 
     Examples
     --------
-    >>> import numpy as np, jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> x = jnp.asarray(np.random.default_rng(0).standard_normal((200, 5)))
+    >>> x = np.random.default_rng(0).standard_normal((40, 4))
     >>> round(float(objectives.fc_corr()(3.0 * x, x)), 6)
     0.0
     """
 
-    def score(prediction, target):
-        fc_p = braintools.metric.functional_connectivity(prediction)
-        fc_t = braintools.metric.functional_connectivity(target)
-        return 1.0 - braintools.metric.matrix_correlation(fc_p, fc_t)
-
     def loss(prediction, target, mask=None):
-        return _per_trial(score, prediction, target, mask, 'fc_corr', min_regions=3)
+        return _series_loss(_fc_corr_score, prediction, target, mask, 'fc_corr', min_regions=3)
 
     return loss
 
@@ -223,21 +216,15 @@ def fc_rmse():
 
     Examples
     --------
-    >>> import numpy as np, jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> x = jnp.asarray(np.random.default_rng(0).standard_normal((200, 4)))
+    >>> x = np.random.default_rng(0).standard_normal((40, 4))
     >>> round(float(objectives.fc_rmse()(x, x)), 6)
     0.0
     """
 
-    def score(prediction, target):
-        fc_p = braintools.metric.functional_connectivity(prediction)
-        fc_t = braintools.metric.functional_connectivity(target)
-        upper = jnp.triu_indices(fc_p.shape[0], k=1)
-        return _safe_sqrt(jnp.mean(braintools.metric.squared_error(fc_p[upper] - fc_t[upper])))
-
     def loss(prediction, target, mask=None):
-        return _per_trial(score, prediction, target, mask, 'fc_rmse', min_regions=2)
+        return _series_loss(_fc_rmse_score, prediction, target, mask, 'fc_rmse', min_regions=2)
 
     return loss
 
@@ -261,20 +248,17 @@ def cosine_sim(*, epsilon=1e-8):
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> float(objectives.cosine_sim()(jnp.array([1.0, 0.0]), jnp.array([0.0, 2.0])))
+    >>> float(objectives.cosine_sim()(np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])))
     1.0
     """
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not 0 <= epsilon < math.inf:
         raise ValueError(f"epsilon must be a finite float >= 0, got {epsilon!r}.")
-
-    def score(prediction, target):
-        cos = braintools.metric.cosine_similarity(prediction.reshape(-1), target.reshape(-1), epsilon=epsilon)
-        return 1.0 - cos
+    score = _cosine_score(float(epsilon))
 
     def loss(prediction, target, mask=None):
-        return _per_trial(score, prediction, target, mask, 'cosine_sim', min_regions=1)
+        return _series_loss(score, prediction, target, mask, 'cosine_sim', min_regions=1)
 
     return loss
 
@@ -300,17 +284,15 @@ def cross_entropy():
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
-    >>> logits = jnp.array([[0.0, 0.0], [0.0, 0.0]])
-    >>> round(float(objectives.cross_entropy()(logits, jnp.array([0, 1]))), 4)  # log 2
-    0.6931
+    >>> logits = np.zeros((2, 3), np.float32)
+    >>> round(float(objectives.cross_entropy()(logits, np.array([0, 2]))), 4)  # log 3
+    1.0986
     """
 
     def loss(prediction, target, mask=None):
-        logits, labels, mask = _align_labels(prediction, target, mask, 'cross_entropy')
-        per_row = braintools.metric.softmax_cross_entropy_with_integer_labels(logits, labels)
-        return _masked_mean(per_row, mask, 'cross_entropy')
+        return _label_loss(_cross_entropy_score, prediction, target, mask, 'cross_entropy')
 
     return loss
 
@@ -332,10 +314,10 @@ def combine(*weighted_objectives):
 
     Examples
     --------
-    >>> import jax.numpy as jnp
+    >>> import numpy as np
     >>> from trainer import objectives
     >>> loss = objectives.combine((2.0, objectives.rmse()), (0.5, objectives.rmse()))
-    >>> float(loss(jnp.ones(3), jnp.zeros(3)))
+    >>> float(loss(np.ones(3), np.zeros(3)))
     2.5
     """
     if not weighted_objectives:
@@ -383,10 +365,9 @@ def _mask_style(fn):
     if not callable(fn):
         raise ValueError(f"expected a callable objective, got {fn!r}.")
     try:
-        params = inspect.signature(fn).parameters.values()
+        kinds = {p.name: p.kind for p in inspect.signature(fn).parameters.values()}
     except (TypeError, ValueError):
         return None
-    kinds = {p.name: p.kind for p in params}
     if kinds.get('mask') in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
         return 'keyword'
     positional = [k for k in kinds.values()
@@ -410,35 +391,25 @@ def _call(fn, prediction, target, mask, who):
     return fn(prediction, target, mask=mask) if style == 'keyword' else fn(prediction, target, mask)
 
 
-def _masked_mean(values, mask, who):
-    """Mean of ``values``, weighted by a ``mask`` aligned with its leading axes."""
-    if mask is None:
-        return jnp.mean(values)
-    mask = jnp.asarray(mask)
-    if mask.shape != values.shape[:mask.ndim]:
-        raise ValueError(
-            f"{who}: mask has shape {mask.shape} but the loss per element has shape {values.shape}; "
-            f"the mask must match its leading axes, e.g. {values.shape[:1]} or {values.shape[:2]}."
-        )
-    weights = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (values.ndim - mask.ndim)), values.shape)
-    weights = weights.astype(values.dtype)
-    # The floor keeps an all-zero mask at 0 instead of 0 / 0.
-    return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), jnp.finfo(values.dtype).tiny)
-
-
-def _safe_sqrt(x):
-    # sqrt has an infinite slope at 0; without the guard a perfect fit gives NaN gradients.
-    positive = x > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
-
+# Checks run in Python on static shapes and units; the compiled kernels below
+# see plain arrays only, keyed by shape, so builders that share a kernel share
+# its compilation (eager calls compile once per shape, not once per jnp op).
 
 def _unit_name(x):
     unit = u.get_unit(x)
     return 'dimensionless' if unit.is_unitless else str(unit)
 
 
-def _difference(prediction, target, who):
-    """``prediction - target`` as a plain float array in the prediction's unit."""
+def _check_mask(mask, shape, who):
+    if mask is not None and jnp.shape(mask) != tuple(shape[:jnp.ndim(mask)]):
+        raise ValueError(
+            f"{who}: mask has shape {jnp.shape(mask)} but the loss per element has shape {tuple(shape)}; "
+            f"the mask must match its leading axes, e.g. {tuple(shape[:1])} or {tuple(shape[:2])}."
+        )
+
+
+def _error_and_mask(prediction, target, mask, who):
+    """``(prediction - target, mask)``: the difference as plain floats in the prediction's unit."""
     if jnp.shape(prediction) != jnp.shape(target):
         raise ValueError(
             f"{who}: prediction has shape {jnp.shape(prediction)} but target has shape "
@@ -451,54 +422,138 @@ def _difference(prediction, target, who):
             "unit, or strip both with brainunit.get_magnitude to compare raw numbers."
         )
     error = u.get_magnitude(prediction - target)
-    return error.astype(jnp.result_type(error, float))
+    error = error if hasattr(error, 'astype') else np.asarray(error)
+    _check_mask(mask, jnp.shape(error), who)
+    return error.astype(jnp.result_type(error, float)), mask
 
 
-def _per_trial(score, prediction, target, mask, who, *, min_regions):
-    """Apply ``score`` to each ``(time, regions)`` trial and average over leading axes."""
-    p, t = jnp.asarray(u.get_magnitude(prediction)), jnp.asarray(u.get_magnitude(target))
-    if p.shape != t.shape:
-        raise ValueError(f"{who}: prediction has shape {p.shape} but target has shape {t.shape}; they must match.")
-    if min_regions > 1 and (p.ndim < 2 or p.shape[-1] < min_regions):
+def _series_loss(score, prediction, target, mask, who, *, min_regions):
+    """Check shapes, then average ``score`` over the leading (trial) axes."""
+    p, t = u.get_magnitude(prediction), u.get_magnitude(target)  # scale-invariant: units drop out
+    if jnp.shape(p) != jnp.shape(t):
+        raise ValueError(f"{who}: prediction has shape {jnp.shape(p)} but target has shape {jnp.shape(t)}; "
+                         "they must match.")
+    if min_regions > 1 and (jnp.ndim(p) < 2 or jnp.shape(p)[-1] < min_regions):
         raise ValueError(
-            f"{who}: needs (time, regions) series with at least {min_regions} regions, got shape {p.shape}; "
-            "add leading trial axes if you have a batch, never drop the region axis."
+            f"{who}: needs (time, regions) series with at least {min_regions} regions, got shape "
+            f"{jnp.shape(p)}; add leading trial axes if you have a batch, never drop the region axis."
         )
-    batch_shape = p.shape[:max(p.ndim - 2, 0)]
-    if mask is not None and jnp.shape(mask) != batch_shape:
+    batch_shape = jnp.shape(p)[:max(jnp.ndim(p) - 2, 0)]
+    if mask is None:
+        mask = np.ones(batch_shape, jnp.result_type(float))  # one compiled kernel with or without a mask
+    elif jnp.shape(mask) != batch_shape:
         raise ValueError(
             f"{who}: mask has shape {jnp.shape(mask)} but must weight whole trials, shape {batch_shape}; "
             "this objective scores whole series, so trim the series instead of masking time steps."
         )
-    event_shape = p.shape[len(batch_shape):]
-    scores = jax.vmap(score)(p.reshape((-1,) + event_shape), t.reshape((-1,) + event_shape))
-    return _masked_mean(scores.reshape(batch_shape), mask, who)
+    return _series_kernel(p, t, mask, score=score)
 
 
-def _align_labels(prediction, target, mask, who):
-    """Return ``(logits, labels, mask)`` with ``logits.shape == labels.shape + (C,)``."""
+def _label_loss(score, prediction, target, mask, who):
+    """Check logits and integer labels, then average ``score(logits, labels)`` over rows."""
     if not u.get_unit(prediction).is_unitless:
         raise ValueError(
             f"{who}: prediction (logits) must be dimensionless, got {_unit_name(prediction)}; "
             "divide it by its unit first (e.g. prediction / u.mV)."
         )
-    logits, target = jnp.asarray(u.get_magnitude(prediction)), jnp.asarray(target)
-    extra = logits.ndim - target.ndim
-    if extra not in (1, 2) or logits.shape[:target.ndim] != target.shape:
+    logits = u.get_magnitude(prediction)
+    p_shape, t_shape = jnp.shape(logits), jnp.shape(target)
+    extra = len(p_shape) - len(t_shape)
+    if extra not in (1, 2) or p_shape[:len(t_shape)] != t_shape:
         raise ValueError(
-            f"{who}: prediction has shape {logits.shape} and target {target.shape}; expected prediction "
-            "(B, C) with target (B,), or prediction (B, T, C) with target (B, T) or (B,). "
+            f"{who}: prediction has shape {p_shape} and target {t_shape}; expected prediction (B, C) with "
+            "target (B,), or prediction (B, T, C) with target (B, T) or (B,). "
             "Give target one integer label per trial or per step of the prediction."
         )
-    if not jnp.issubdtype(target.dtype, jnp.integer):
-        raise ValueError(f"{who}: target must hold integer class labels, got dtype {target.dtype}; "
+    if not jnp.issubdtype(jnp.result_type(target), jnp.integer):
+        raise ValueError(f"{who}: target must hold integer class labels, got dtype {jnp.result_type(target)}; "
                          "use target.astype(jnp.int32).")
+    # A per-trial label on a time series covers the steps a per-step mask selects, else the last step.
+    broadcast = extra == 2 and mask is not None and jnp.ndim(mask) > len(t_shape)
+    _check_mask(mask, p_shape[:-1] if broadcast else t_shape, who)
+    return _label_kernel(logits, target, mask, score=score, broadcast=broadcast)
+
+
+@jax.jit
+def _weighted_mean(values, mask):
+    if mask is None:
+        return jnp.mean(values)
+    mask = jnp.asarray(mask, values.dtype)
+    weights = jnp.broadcast_to(mask.reshape(mask.shape + (1,) * (values.ndim - mask.ndim)), values.shape)
+    # The floor keeps an all-zero mask at 0 instead of 0 / 0.
+    return jnp.sum(values * weights) / jnp.maximum(jnp.sum(weights), jnp.finfo(values.dtype).tiny)
+
+
+def _safe_sqrt(x):
+    # sqrt has an infinite slope at 0; without the guard a perfect fit gives NaN gradients.
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
+
+
+@jax.jit
+def _error_stats(error, mask):
+    """``(mse, rmse, mae)`` of ``error``: one kernel serves all three builders."""
+    mean_squared = _weighted_mean(braintools.metric.squared_error(error), mask)
+    mean_absolute = _weighted_mean(braintools.metric.absolute_error(error, reduction='none'), mask)
+    return mean_squared, _safe_sqrt(mean_squared), mean_absolute
+
+
+@functools.partial(jax.jit, static_argnames='score')
+def _series_kernel(prediction, target, mask, *, score):
+    if mask.ndim == 0:  # one trial: no vmap, a smaller program to compile
+        return _weighted_mean(score(prediction, target), mask)
+    event_shape = prediction.shape[mask.ndim:]
+    flat = lambda x: x.reshape((-1,) + event_shape)  # noqa: E731
+    scores = jax.vmap(score)(flat(prediction), flat(target)).reshape(mask.shape)
+    return _weighted_mean(scores, mask)
+
+
+@functools.partial(jax.jit, static_argnames=('score', 'broadcast'))
+def _label_kernel(logits, labels, mask, *, score, broadcast):
+    time_axis = labels.ndim
+    if logits.ndim == labels.ndim + 2:
+        if broadcast:
+            labels = jnp.broadcast_to(jnp.expand_dims(labels, time_axis), logits.shape[:-1])
+        else:
+            logits = logits[(slice(None),) * time_axis + (-1,)]
     if not jnp.issubdtype(logits.dtype, jnp.floating):
         logits = logits.astype(jnp.result_type(float))
-    if extra == 1:
-        return logits, target, mask
-    time_axis = target.ndim
-    if mask is not None and jnp.ndim(mask) > time_axis:
-        # A per-step mask selects the scored steps; the trial's label applies to each of them.
-        return logits, jnp.broadcast_to(jnp.expand_dims(target, time_axis), logits.shape[:-1]), mask
-    return logits[(slice(None),) * time_axis + (-1,)], target, mask
+    return _weighted_mean(score(logits, labels), mask)
+
+
+def _functional_connectivity(x):
+    # Same matrix as braintools.metric.functional_connectivity off the diagonal, but its
+    # corrcoef has NaN gradients for a silent (constant) region and compiles ~2x slower.
+    z = x - jnp.mean(x, axis=0)
+    z = z / jnp.sqrt(jnp.maximum(jnp.sum(z * z, axis=0), jnp.finfo(z.dtype).tiny))
+    return z.T @ z
+
+
+def _upper_weights(n):
+    # A 0/1 weight on the strict upper triangle: cheaper to compile than gathering it.
+    return np.triu(np.ones((n, n), np.float32), k=1).reshape(-1)
+
+
+def _fc_corr_score(prediction, target):
+    fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
+    corr = braintools.metric.weighted_correlation(fc_p.reshape(-1), fc_t.reshape(-1), _upper_weights(fc_p.shape[0]))
+    return 1.0 - corr
+
+
+def _fc_rmse_score(prediction, target):
+    fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
+    squared = braintools.metric.squared_error(fc_p.reshape(-1), fc_t.reshape(-1))
+    return _safe_sqrt(_weighted_mean(squared, _upper_weights(fc_p.shape[0])))
+
+
+@functools.lru_cache(maxsize=None)
+def _cosine_score(epsilon):
+    # Cached so every builder with the same epsilon shares one compiled kernel.
+    def score(prediction, target):
+        return 1.0 - braintools.metric.cosine_similarity(prediction.reshape(-1), target.reshape(-1), epsilon=epsilon)
+
+    return score
+
+
+def _cross_entropy_score(logits, labels):
+    return braintools.metric.softmax_cross_entropy_with_integer_labels(logits, labels)

@@ -1,0 +1,49 @@
+"""Shared argument checks, so every public function words its errors alike."""
+
+import math
+import numbers
+
+import brainunit as u
+import numpy as np
+
+__all__ = ['as_dt', 'check_index_int', 'check_positive_int', 'dt_ms']
+
+
+def check_positive_int(name, value):
+    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f'{name} must be a positive int, got {value!r}.')
+    return int(value)
+
+
+def check_index_int(name, value):
+    """Return ``value`` as an ``int`` if it is an integer >= 0 (a seed, an epoch, a step)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f'{name} must be a non-negative int, got {value!r}.')
+    return int(value)
+
+
+def as_dt(dt):
+    """Return ``dt`` as a scalar brainunit Quantity in milliseconds.
+
+    A bare number is read as milliseconds; a Quantity must carry a time unit.
+    """
+    if isinstance(dt, u.Quantity):
+        if u.get_dim(dt) != u.get_dim(u.ms):
+            raise ValueError(f'dt must be a time (e.g. 1 * brainunit.ms), got {dt!r}.')
+        value = np.asarray(dt.to_decimal(u.ms))
+    elif isinstance(dt, numbers.Real) and not isinstance(dt, bool):
+        value = np.asarray(float(dt))
+    else:
+        raise TypeError(
+            f'dt must be a float (milliseconds) or a brainunit time Quantity, '
+            f'got {type(dt).__name__}: {dt!r}.'
+        )
+    if value.ndim != 0 or not math.isfinite(float(value)) or float(value) <= 0:
+        raise ValueError(f'dt must be a positive finite scalar, got {dt!r}.')
+    return u.Quantity(float(value), unit=u.ms)
+
+
+def dt_ms(dt):
+    """The float number of milliseconds in a Quantity made by :func:`as_dt`."""
+    return float(dt.to_decimal(u.ms))

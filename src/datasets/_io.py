@@ -1,0 +1,178 @@
+"""Front doors for recorded data: numpy arrays and ``.npz`` files."""
+
+import os
+
+import numpy as np
+
+from ._checks import as_dt, dt_ms
+from ._record import TaskDataset
+
+__all__ = ['from_arrays', 'from_npz', 'save_npz']
+
+
+def _as_numeric(name, value):
+    array = np.asarray(value)
+    if array.dtype != bool and not (np.issubdtype(array.dtype, np.integer)
+                                    or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(f'{name} must hold real numbers, got dtype {array.dtype}.')
+    return array
+
+
+def _as_labels(targets):
+    if np.issubdtype(targets.dtype, np.floating) and not (
+            np.all(np.isfinite(targets)) and np.array_equal(targets, np.round(targets))):
+        raise ValueError(
+            f'targets of rank {targets.ndim} are read as labels and must be integer-valued, '
+            f'got non-integer floats; for per-step values pass shape '
+            f'(n_trials, n_steps, n_outputs), e.g. targets[..., None].'
+        )
+    if targets.size and (targets.min() < 0 or targets.max() > np.iinfo(np.int32).max):
+        raise ValueError(
+            f'labels in targets must lie in [0, 2**31), got values from '
+            f'{targets.min()} to {targets.max()}.'
+        )
+    return targets.astype(np.int32)
+
+
+def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None,
+                description='', name=''):
+    """Validate and convert arrays into a :class:`TaskDataset`.
+
+    Parameters
+    ----------
+    inputs : array_like
+        ``(n_trials, n_steps, n_features)``; converted to float32.
+    targets : array_like
+        ``(n_trials,)`` per-trial labels or ``(n_trials, n_steps)`` per-step
+        labels (integer-valued; converted to int32), or
+        ``(n_trials, n_steps, n_outputs)`` per-step values (float32).
+    mask : array_like, optional
+        ``(n_trials, n_steps)`` loss weights (bool or numbers, >= 0); float32.
+    dt : float or brainunit.Quantity, optional
+        The time step; a float is milliseconds. Default 1 ms.
+    n_classes : int, optional
+        For label targets; derived as ``max label + 1`` when omitted. Pass it
+        when these trials do not show every class.
+    seed : int, optional
+        The seed that generated the data, if any.
+    description, name : str, optional
+        One line saying what the data are, and a name.
+
+    Returns
+    -------
+    TaskDataset
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import datasets
+    >>> ds = datasets.from_arrays(np.ones((8, 20, 3)), np.zeros((8, 20)), dt=0.1)
+    >>> ds.inputs.dtype, ds.targets.dtype, ds.n_classes, ds.dt
+    (dtype('float32'), dtype('int32'), 1, Quantity(0.1, "ms"))
+    """
+    inputs = _as_numeric('inputs', inputs)
+    if inputs.ndim != 3:
+        raise ValueError(
+            f'inputs must have shape (n_trials, n_steps, n_features), got shape {inputs.shape}; '
+            f'add a feature axis with inputs[..., None] if it has one feature.'
+        )
+    targets = _as_numeric('targets', targets)
+    if targets.ndim not in (1, 2, 3):
+        raise ValueError(
+            f'targets must have shape (n_trials,), (n_trials, n_steps) or '
+            f'(n_trials, n_steps, n_outputs), got shape {targets.shape}.'
+        )
+    if targets.ndim == 3:
+        targets = targets.astype(np.float32)
+    else:
+        targets = _as_labels(targets)
+        if n_classes is None and targets.size:
+            n_classes = int(targets.max()) + 1
+    if mask is not None:
+        mask = _as_numeric('mask', mask).astype(np.float32)
+    return TaskDataset(
+        inputs=inputs.astype(np.float32), targets=targets, mask=mask, dt=as_dt(dt),
+        n_classes=n_classes, seed=seed, description=description, name=name,
+    )
+
+
+def save_npz(dataset, path):
+    """Write a dataset to ``path`` in the format :func:`from_npz` reads.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import datasets
+    >>> ds = datasets.from_arrays(np.ones((2, 3, 1)), np.array([0, 1]), dt=0.5)
+    >>> path = os.path.join(tempfile.mkdtemp(), 'trials.npz')
+    >>> datasets.save_npz(ds, path)
+    >>> datasets.from_npz(path).dt
+    Quantity(0.5, "ms")
+    """
+    if not isinstance(dataset, TaskDataset):
+        raise TypeError(f'dataset must be a TaskDataset, got {type(dataset).__name__}.')
+    arrays = dict(inputs=dataset.inputs, targets=dataset.targets, dt=dt_ms(dataset.dt),
+                  description=dataset.description, name=dataset.name)
+    if dataset.mask is not None:
+        arrays['mask'] = dataset.mask
+    if dataset.n_classes is not None:
+        arrays['n_classes'] = dataset.n_classes
+    if dataset.seed is not None:
+        arrays['seed'] = dataset.seed
+    np.savez(path, **arrays)
+
+
+def from_npz(path, *, dt=None, name=None, description=None):
+    """Load recorded trials from an ``.npz`` file.
+
+    The file holds ``inputs`` and ``targets`` (as :func:`from_arrays` takes
+    them) and optionally ``mask``, ``dt`` (milliseconds), ``n_classes``,
+    ``seed``, ``name`` and ``description``; :func:`save_npz` writes it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    dt : float or brainunit.Quantity, optional
+        The time step, for files without one (default then 1 ms).
+    name, description : str, optional
+        Override the file's; ``name`` defaults to the file's stem.
+
+    Returns
+    -------
+    TaskDataset
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import datasets
+    >>> path = os.path.join(tempfile.mkdtemp(), 'recorded.npz')
+    >>> np.savez(path, inputs=np.ones((4, 10, 2)), targets=np.ones((4, 10, 1)))
+    >>> ds = datasets.from_npz(path, dt=0.1)
+    >>> ds.name, ds.n_classes, ds.targets.shape
+    ('recorded', None, (4, 10, 1))
+    """
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in ('inputs', 'targets') if key not in data]
+        if missing:
+            raise ValueError(
+                f'{os.fspath(path)!r} lacks {missing}; an npz dataset needs "inputs" and '
+                f'"targets" arrays (found {sorted(data.files)}).'
+            )
+        stored = {key: data[key] for key in data.files}
+    if dt is not None and 'dt' in stored and dt_ms(as_dt(dt)) != float(stored['dt']):
+        raise ValueError(
+            f'dt={dt!r} disagrees with the file, which says {float(stored["dt"])} ms; '
+            f'drop the dt argument.'
+        )
+    dt = float(stored['dt']) if 'dt' in stored else (1.0 if dt is None else dt)
+    stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    return from_arrays(
+        stored['inputs'], stored['targets'], stored.get('mask'), dt=dt,
+        n_classes=int(stored['n_classes']) if 'n_classes' in stored else None,
+        seed=int(stored['seed']) if 'seed' in stored else None,
+        description=description if description is not None else str(stored.get('description', '')),
+        name=name if name is not None else str(stored.get('name', '') or stem),
+    )

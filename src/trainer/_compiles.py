@@ -1,0 +1,44 @@
+"""Count XLA compilations, so a fit can report (and tests can pin) how often it compiled.
+
+A Python-level trace counter misses recompilations that reuse a cached jaxpr
+(a state whose dtype changed), so we listen to JAX's own compile events.
+"""
+
+import contextlib
+
+from jax import monitoring
+
+_EVENT = '/jax/core/compile/backend_compile_duration'
+_count = [0]
+
+
+def _listen(event, duration, **kwargs):
+    if event == _EVENT:
+        _count[0] += 1
+
+
+monitoring.register_event_duration_secs_listener(_listen)
+
+
+def total():
+    """XLA compilations in this process so far.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> before = total()
+    >>> _ = jax.jit(lambda x: x * 3 + 1)(jnp.arange(7.0))
+    >>> total() - before
+    1
+    """
+    return _count[0]
+
+
+@contextlib.contextmanager
+def counting(counts, key):
+    """Add the compilations that happen inside the block to ``counts[key]``."""
+    before = _count[0]
+    try:
+        yield
+    finally:
+        counts[key] += _count[0] - before

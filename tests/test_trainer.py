@@ -1,0 +1,310 @@
+import dataclasses
+import io
+import json
+import math
+
+import brainstate
+import braintools
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import datasets
+from trainer import NonFiniteLossError, Trainer, metrics, objectives
+from trainer._compiles import total as total_compilations
+from trainer.models import RateRNN
+
+
+def make_data(n_trials=96, seq_len=6, seed=0, mask=False):
+    data = datasets.delayed_match_task(n_trials, seq_len=seq_len, n_symbols=2, seed=seed)
+    return data if mask else dataclasses.replace(data, mask=None)
+
+
+def make_model(seed=0, hidden=8, cell='gru'):
+    brainstate.random.seed(seed)
+    return RateRNN(2, hidden, 2, cell=cell)
+
+
+def make_trainer(model=None, lr=1e-2, **kwargs):
+    kwargs.setdefault('metrics', {'acc': metrics.accuracy()})
+    return Trainer(model or make_model(), braintools.optim.Adam(lr=lr),
+                   objective=objectives.cross_entropy(), progress=False, **kwargs)
+
+
+def params_of(model):
+    return jax.tree.map(np.asarray, {k: s.value for k, s in model.states(brainstate.ParamState).items()})
+
+
+def assert_trees_equal(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_one_epoch_equals_hand_written_loop():
+    data = make_data()
+    trainer = make_trainer(make_model(seed=3), metrics=None)
+    result = trainer.fit(data, n_epochs=1, batch_size=16, seed=5)
+
+    # The seed's section-3b loop, hand-written, over the same minibatch order.
+    model = make_model(seed=3)
+    weights = model.states(brainstate.ParamState)
+    optimizer = braintools.optim.Adam(lr=1e-2)
+    optimizer.register_trainable_weights(weights)
+    objective = objectives.cross_entropy()
+
+    def loss_closure(x, y):
+        with model.param_precompute():
+            out = brainstate.transform.for_loop(model, jnp.swapaxes(x, 0, 1))
+            return objective(jnp.swapaxes(out, 0, 1), y) + model.reg_loss()
+
+    @brainstate.transform.jit
+    def train_step(x, y):
+        brainstate.nn.init_all_states(model, batch_size=x.shape[0])
+        grads, loss = brainstate.transform.grad(loss_closure, weights, return_value=True)(x, y)
+        optimizer.step(grads)
+        return loss
+
+    losses = [train_step(data.inputs[idx], data.targets[idx])
+              for idx in datasets.batch_indices(len(data), 16, seed=5, epoch=1)]
+    assert result.history[0]['loss'] == float(np.mean(np.asarray(losses)))
+    assert_trees_equal(params_of(trainer.model), params_of(model))
+
+
+def test_compiled_epoch_matches_per_step():
+    data = make_data()
+    a = make_trainer(make_model(seed=1)).fit(data, n_epochs=3, batch_size=16)
+    b = make_trainer(make_model(seed=1)).fit(data, n_epochs=3, batch_size=16, compile_epoch=True)
+    for ra, rb in zip(a.history, b.history):
+        assert ra['loss'] == pytest.approx(rb['loss'], rel=1e-5)
+        assert ra['acc'] == pytest.approx(rb['acc'], abs=1e-6)
+    for x, y in zip(jax.tree.leaves(params_of(a.model)), jax.tree.leaves(params_of(b.model))):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('compile_epoch', [False, True], ids=['per-step', 'compiled-epoch'])
+def test_compiles_once_per_fit(compile_epoch):
+    train, held_out = make_data(100).split(80, seed=0)
+    counts = []
+    for n_epochs in (1, 1, 4):  # the first fit also warms JAX's op-by-op caches
+        before = total_compilations()
+        result = make_trainer().fit(train, held_out=held_out, n_epochs=n_epochs, batch_size=16,
+                                    compile_epoch=compile_epoch)
+        counts.append(total_compilations() - before)
+        assert result.n_compilations == {'train': 1, 'eval': 1}
+    # Nothing else compiles per epoch either: four epochs cost what one costs.
+    assert counts[2] == counts[1]
+
+
+def test_history_rows_and_best_epoch():
+    train, held_out = make_data(96).split(64, seed=0)
+    result = make_trainer(lr=3e-2).fit(train, held_out=held_out, n_epochs=3, batch_size=16)
+    assert [r['epoch'] for r in result.history] == [1, 2, 3]
+    assert list(result.history[0]) == ['epoch', 'loss', 'acc', 'held_out_loss', 'held_out_acc', 'lr', 'time']
+    losses = result.curve('held_out_loss')
+    assert result.monitor == 'held_out_loss'
+    assert result.best_value == min(losses)
+    assert result.best_epoch == int(np.argmin(losses)) + 1
+    assert set(result.best_params) == {'cell.Wh.weight', 'cell.Wrz.weight', 'readout.weight'}
+
+
+def test_restore_best_leaves_model_at_best_epoch():
+    train, held_out = make_data(96).split(64, seed=0)
+    trainer = make_trainer(lr=0.5)  # large steps: the last epoch is rarely the best
+    result = trainer.fit(train, held_out=held_out, n_epochs=6, batch_size=16, monitor='held_out_acc')
+    assert trainer.evaluate(held_out, batch_size=16)['acc'] == pytest.approx(result.best_value)
+    for name, value in result.best_params.items():
+        state = trainer.model.states(brainstate.ParamState)[tuple(
+            int(p) if p.isdigit() else p for p in name.split('.'))]
+        assert_trees_equal(state.value, value)
+
+
+def test_eval_every_and_final_epoch_evaluated():
+    train, held_out = make_data(96).split(64, seed=0)
+    result = make_trainer().fit(train, held_out=held_out, n_epochs=5, batch_size=16, eval_every=2)
+    measured = [r['held_out_loss'] is not None for r in result.history]
+    assert measured == [False, True, False, True, True]
+
+
+def test_early_stopping_with_patience():
+    train, held_out = make_data(96).split(64, seed=0)
+    result = make_trainer(lr=0.0).fit(train, held_out=held_out, n_epochs=20, batch_size=16, patience=2)
+    # lr = 0: nothing improves after epoch 1, so training stops after 1 + patience epochs.
+    assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
+
+
+def test_callback_sees_history_and_can_stop():
+    seen = []
+
+    def stop_at_two(info):
+        seen.append(len(info['history']))
+        return info['epoch'] == 2
+
+    result = make_trainer(callbacks=[stop_at_two]).fit(make_data(), n_epochs=10, batch_size=16)
+    assert seen == [1, 2] and len(result.history) == 2 and result.stopped_early
+
+
+def test_evaluate_weights_by_trials_not_batches():
+    data = make_data(50)
+    trainer = make_trainer()
+    trainer.fit(data, n_epochs=1, batch_size=16)
+    padded = trainer.evaluate(data, batch_size=16)     # 16 + 16 + 16 + 2 trials
+    whole = make_trainer(trainer.model).evaluate(data, batch_size=50)
+    assert padded['loss'] == pytest.approx(whole['loss'], rel=1e-5)
+    assert padded['acc'] == pytest.approx(whole['acc'], abs=1e-6)
+    logits = np.asarray(jax.vmap(lambda x: x)(jnp.zeros(1)))  # keep jax warm; value unused
+    assert logits.shape == (1,)
+
+
+@pytest.mark.parametrize('unit', ['epoch', 'step'])
+def test_lr_schedule_changes_step_size(unit):
+    data = make_data(64)
+    schedule = braintools.optim.StepLR(base_lr=0.1, step_size=1, gamma=0.5)
+    trainer = Trainer(make_model(), braintools.optim.SGD(lr=schedule), objective=objectives.cross_entropy(),
+                      lr_schedule=unit, progress=False)
+    result = trainer.fit(data, n_epochs=3, batch_size=16)
+    if unit == 'epoch':
+        assert result.curve('lr') == pytest.approx([0.1, 0.05, 0.025])
+    else:  # 4 steps per epoch
+        assert result.curve('lr') == pytest.approx([0.1, 0.1 * 0.5 ** 4, 0.1 * 0.5 ** 8])
+    # The applied step really shrinks: compare with a constant-lr run.
+    constant = Trainer(make_model(), braintools.optim.SGD(lr=0.1), objective=objectives.cross_entropy(),
+                       progress=False)
+    constant.fit(data, n_epochs=3, batch_size=16)
+    start = params_of(make_model())
+    moved = lambda m: sum(float(np.sum(np.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(params_of(m)), jax.tree.leaves(start)))
+    assert moved(trainer.model) < 0.8 * moved(constant.model)
+
+
+def test_grad_clip_norm_bounds_the_update():
+    data = make_data(32)
+    model = make_model()
+    start = params_of(model)
+    trainer = Trainer(model, braintools.optim.SGD(lr=1.0), objective=objectives.cross_entropy(),
+                      grad_clip_norm=1e-3, progress=False)
+    trainer.fit(data, n_epochs=1, batch_size=32)
+    delta = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(
+        jax.tree.leaves(params_of(model)), jax.tree.leaves(start))))
+    assert 0 < delta <= 1e-3 * (1 + 1e-4)
+
+
+def test_checkpoint_resume_is_exact(tmp_path):
+    train, held_out = make_data(96).split(64, seed=0)
+    opt = lambda: braintools.optim.Adam(lr=braintools.optim.StepLR(base_lr=0.02, step_size=2, gamma=0.5))
+    fit = dict(held_out=held_out, batch_size=16, seed=7)
+    straight = Trainer(make_model(seed=2), opt(), objective=objectives.cross_entropy(), progress=False)
+    full = straight.fit(train, n_epochs=4, **fit)
+
+    ckpt = str(tmp_path / 'run.msgpack')
+    first = Trainer(make_model(seed=2), opt(), objective=objectives.cross_entropy(), progress=False)
+    first.fit(train, n_epochs=2, checkpoint=ckpt, **fit)
+    # A new process would rebuild the model from scratch: use a different init to prove the load.
+    resumed = Trainer(make_model(seed=99), opt(), objective=objectives.cross_entropy(), progress=False)
+    result = resumed.fit(train, n_epochs=4, resume_from=ckpt, checkpoint=ckpt, **fit)
+    assert_trees_equal(params_of(resumed.model), params_of(straight.model))
+    strip = lambda h: [{k: v for k, v in r.items() if k != 'time'} for r in h]
+    assert strip(result.history) == strip(full.history)
+    assert result.best_epoch == full.best_epoch
+
+
+def test_resume_with_other_seed_is_refused(tmp_path):
+    ckpt = str(tmp_path / 'run.msgpack')
+    make_trainer().fit(make_data(), n_epochs=1, batch_size=16, checkpoint=ckpt, seed=1)
+    with pytest.raises(ValueError, match='seed=1'):
+        make_trainer().fit(make_data(), n_epochs=2, batch_size=16, resume_from=ckpt, seed=2)
+
+
+def test_nan_loss_stops_and_keeps_best(tmp_path):
+    ckpt = str(tmp_path / 'run.msgpack')
+    seen = {}
+
+    def record(info):
+        seen[info['epoch']] = (params_of(info['model']), open(ckpt, 'rb').read())
+
+    trainer = make_trainer(callbacks=[record])
+    # 4 steps per epoch: the loss turns NaN at the 11th step, epoch 3, step 2.
+    trainer.objective = lambda p, t, mask=None: objectives.cross_entropy()(p, t, mask) * jnp.where(
+        trainer.optimizer.step_count.value >= 10, jnp.nan, 1.0)
+    with pytest.raises(NonFiniteLossError, match=r'epoch 3, step 2.*best epoch \(\d\)') as info:
+        trainer.fit(make_data(64), n_epochs=5, batch_size=16, checkpoint=ckpt, monitor='loss')
+    history = info.value.history
+    assert [r['epoch'] for r in history] == [1, 2] and trainer.history == history
+    best_epoch = int(np.argmin([r['loss'] for r in history])) + 1
+    assert_trees_equal(params_of(trainer.model), seen[best_epoch][0])
+    # The failed epoch never reached the checkpoint.
+    assert open(ckpt, 'rb').read() == seen[2][1]
+
+
+def test_progress_bar_shows_loss_and_metric(capsys):
+    train, held_out = make_data(64).split(48, seed=0)
+    Trainer(make_model(), braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
+            metrics=['accuracy']).fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    err = capsys.readouterr().err
+    assert 'epoch 2/2' in err and 'loss=' in err and 'held_out_accuracy=' in err
+
+
+def test_result_writes_csv_json_and_plot(tmp_path):
+    train, held_out = make_data(64).split(48, seed=0)
+    result = make_trainer().fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    result.to_csv(tmp_path / 'h.csv')
+    result.to_json(tmp_path / 'h.json')
+    result.plot(tmp_path / 'curves.png')
+    assert open(tmp_path / 'h.csv').read().splitlines()[0] == ','.join(result.history[0])
+    assert json.load(open(tmp_path / 'h.json'))['history'][1]['epoch'] == 2
+    assert (tmp_path / 'curves.png').stat().st_size > 5000
+
+
+def test_accepts_plain_arrays():
+    data = make_data(32)
+    result = make_trainer().fit((data.inputs, data.targets), n_epochs=1, batch_size=16)
+    assert len(result.history) == 1 and np.isfinite(result.history[0]['loss'])
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(batch_size=0), 'batch_size must be a positive int'),
+    (dict(batch_size=1000), 'batch_size must be at most 96'),
+    (dict(n_epochs=0), 'n_epochs must be a positive int'),
+    (dict(monitor='held_out_f1'), "monitor='held_out_f1' is not a history key"),
+], ids=['batch-zero', 'batch-too-large', 'no-epochs', 'unknown-monitor'])
+def test_bad_fit_arguments(kwargs, match):
+    args = dict(n_epochs=1, batch_size=16, held_out=make_data(32))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        make_trainer().fit(make_data(), **args)
+
+
+def test_feature_mismatch_is_named():
+    brainstate.random.seed(0)
+    with pytest.raises(ValueError, match='inputs have 2 features per step but the model expects 5'):
+        make_trainer(RateRNN(5, 8, 2)).fit(make_data(), n_epochs=1, batch_size=16)
+
+
+def test_no_trainable_parameters():
+    class Empty(brainstate.nn.Module):
+        def update(self, x):
+            return x
+
+    with pytest.raises(ValueError, match='no trainable parameters'):
+        make_trainer(Empty())
+
+
+def test_non_scalar_objective():
+    trainer = Trainer(make_model(), braintools.optim.Adam(lr=1e-2), objective=lambda p, t: p,
+                      progress=False)
+    with pytest.raises(ValueError, match='must return a scalar'):
+        trainer.fit(make_data(), n_epochs=1, batch_size=16)
+
+
+def test_two_argument_objective_on_masked_data():
+    trainer = Trainer(make_model(), braintools.optim.Adam(lr=1e-2), progress=False,
+                      objective=lambda p, t: objectives.cross_entropy()(p, t))
+    masked = make_data(mask=True)
+    masked = dataclasses.replace(masked, mask=np.ones(masked.targets.shape[:1] + (masked.n_steps,), np.float32))
+    with pytest.raises(ValueError, match='takes no mask argument'):
+        trainer.fit(masked, n_epochs=1, batch_size=16)
+
+
+def test_optimizer_must_be_braintools():
+    with pytest.raises(TypeError, match='braintools.optim optimizer'):
+        Trainer(make_model(), object(), objective=objectives.cross_entropy())
