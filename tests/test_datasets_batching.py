@@ -25,15 +25,19 @@ def test_batch_indices_is_a_grain_map_dataset_of_index_batches():
         records[3]
 
 
-def test_batch_indices_work_as_a_checkpointable_grain_iterator():
+@pytest.mark.parametrize('make_iterator', [iter, lambda r: iter(r.to_iter_dataset())],
+                         ids=['iter', 'to_iter_dataset'])
+def test_batch_indices_iterate_checkpointably_in_order(make_iterator):
     records = datasets.batch_indices(100, 16, seed=1, epoch=0)
-    iterator = iter(records.to_iter_dataset(grain.ReadOptions(num_threads=0)))
+    iterator = make_iterator(records)
+    assert isinstance(iterator, grain.DatasetIterator)
     first = next(iterator)
     state = iterator.get_state()
-    second = next(iterator)
+    rest = list(iterator)
     iterator.set_state(state)
-    np.testing.assert_array_equal(next(iterator), second)
-    np.testing.assert_array_equal(first, records[0])
+    np.testing.assert_array_equal(next(iterator), rest[0])
+    np.testing.assert_array_equal(np.stack([first] + rest),
+                                  datasets.epoch_indices(100, 16, seed=1, epoch=0))
     np.testing.assert_array_equal(records[2:4][1], records[3])
 
 

@@ -27,6 +27,15 @@ def test_steady_state_target_follows_the_euler_recursion():
     assert rate[-1] < drive  # rising toward g * tanh(1), not there yet
 
 
+@pytest.mark.parametrize('kwargs, match', [(dict(g=float('nan')), 'g must be a finite number'),
+                                           (dict(g='2'), 'g must be a finite number'),
+                                           (dict(n_steps=0), 'n_steps must be a positive int')],
+                         ids=['nan_gain', 'string_gain', 'no_steps'])
+def test_steady_state_target_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.steady_state_target(**kwargs)
+
+
 def test_multi_region_signal_and_its_fc():
     ds = datasets.load_dataset('multi_region_signal')
     assert ds.targets.shape == (1, 500, 8) and ds.inputs.shape == (1, 500, 1)

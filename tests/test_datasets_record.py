@@ -103,10 +103,10 @@ def test_split_is_seeded():
 @pytest.mark.parametrize(
     'parts, match',
     [((), 'at least one'), ((0.6, 0.6), 'sum to at most 1'), ((8, 8), 'at most n_trials=10'),
-     ((0.5, 3), 'not a mix'), ((0.01,), 'leaves a part empty'), ((0,), 'positive ints'),
-     ((1.5,), 'not a mix')],
-    ids=['nothing', 'fractions_over_one', 'sizes_over_n', 'mixed', 'empty_part', 'zero_size',
-         'fraction_over_one'],
+     ((0.5, 3), 'not a mix'), ((0.01,), 'leaves a part empty'), ((0.99,), 'leaves a part empty'),
+     ((0,), 'positive ints'), ((1.5,), 'not a mix')],
+    ids=['nothing', 'fractions_over_one', 'sizes_over_n', 'mixed', 'empty_first_part',
+         'empty_rest', 'zero_size', 'fraction_over_one'],
 )
 def test_split_rejects_bad_parts(parts, match):
     with pytest.raises(ValueError, match=match):

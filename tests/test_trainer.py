@@ -21,7 +21,7 @@ def make_data(n_trials=96, seq_len=6, seed=0, mask=False):
     return data if mask else dataclasses.replace(data, mask=None)
 
 
-def make_model(seed=0, hidden=8, cell='gru'):
+def make_model(seed=0, hidden=8, cell='vanilla'):
     brainstate.random.seed(seed)
     return RateRNN(2, hidden, 2, cell=cell)
 
@@ -105,7 +105,7 @@ def test_history_rows_and_best_epoch():
     assert result.monitor == 'held_out_loss'
     assert result.best_value == min(losses)
     assert result.best_epoch == int(np.argmin(losses)) + 1
-    assert set(result.best_params) == {'cell.Wh.weight', 'cell.Wrz.weight', 'readout.weight'}
+    assert set(result.best_params) == {'cell.W.weight', 'readout.weight'}
 
 
 def test_restore_best_leaves_model_at_best_epoch():
@@ -152,8 +152,6 @@ def test_evaluate_weights_by_trials_not_batches():
     whole = make_trainer(trainer.model).evaluate(data, batch_size=50)
     assert padded['loss'] == pytest.approx(whole['loss'], rel=1e-5)
     assert padded['acc'] == pytest.approx(whole['acc'], abs=1e-6)
-    logits = np.asarray(jax.vmap(lambda x: x)(jnp.zeros(1)))  # keep jax warm; value unused
-    assert logits.shape == (1,)
 
 
 @pytest.mark.parametrize('unit', ['epoch', 'step'])

@@ -66,6 +66,36 @@ class _EpochBatches(grain.MapDataset):
     def __str__(self):
         return f'EpochBatches(n_batches={self._n_batches}, batch_size={self._batch_size})'
 
+    def __iter__(self):
+        # grain's default iterator runs a 16-thread prefetch pool (~25 us a batch); ours is a cursor.
+        return _EpochBatchIterator(self)
+
+    def to_iter_dataset(self, read_options=None, *, allow_nones=False):
+        # Index slices of an in-memory array need no reader threads (as grain's own range source).
+        read_options = read_options or grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
+        return super().to_iter_dataset(read_options, allow_nones=allow_nones)
+
+
+class _EpochBatchIterator(grain.DatasetIterator):
+    """A checkpointable cursor over one epoch's batches: its state is the next step."""
+
+    def __init__(self, records):
+        super().__init__()
+        self._records = records
+        self._next = 0
+
+    def __next__(self):
+        if self._next >= len(self._records):
+            raise StopIteration
+        self._next += 1
+        return self._records[self._next - 1]
+
+    def get_state(self):
+        return {'next_index': self._next}
+
+    def set_state(self, state):
+        self._next = int(state['next_index'])
+
 
 def batch_indices(n_trials, batch_size, *, seed=0, epoch=0, shuffle=True, drop_remainder=True):
     """One epoch of minibatch indices as a ``grain.MapDataset``.

@@ -6,7 +6,8 @@ import numbers
 import brainunit as u
 import numpy as np
 
-__all__ = ['as_dt', 'check_index_int', 'check_positive_int', 'dt_ms']
+__all__ = ['as_dt', 'check_array', 'check_finite', 'check_index_int', 'check_positive_int',
+           'dt_ms']
 
 
 def check_positive_int(name, value):
@@ -47,3 +48,25 @@ def as_dt(dt):
 def dt_ms(dt):
     """The float number of milliseconds in a Quantity made by :func:`as_dt`."""
     return float(dt.to_decimal(u.ms))
+
+
+def check_array(name, value, dtype, ndims):
+    """Raise unless ``value`` is a numpy array of exactly ``dtype`` and one of the ranks ``ndims``."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f'{name} must be a numpy array, got {type(value).__name__}; '
+            f'build the dataset with datasets.from_arrays(...) to convert.'
+        )
+    if value.dtype != dtype or value.ndim not in ndims:
+        raise ValueError(
+            f'{name} must be a {np.dtype(dtype)} array of rank {" or ".join(map(str, ndims))}, '
+            f'got {value.dtype} of shape {value.shape}; '
+            f'build the dataset with datasets.from_arrays(...) to convert.'
+        )
+
+
+def check_finite(name, value):
+    """Raise, counting them, if ``value`` holds NaN or infinite entries."""
+    if not np.all(np.isfinite(value)):
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        raise ValueError(f'{name} must be finite, got {bad} NaN or infinite values.')

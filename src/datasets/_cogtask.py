@@ -72,12 +72,16 @@ def _response_leaves(phase, names, response_cls):
         yield from _response_leaves(child, names, response_cls)
 
 
-def _valid_params(task_cls):
-    """Parameters a cogtask class takes: its named __init__ arguments and public class attributes."""
+def _valid_params(task_cls, task_base):
+    """Parameters a cogtask class takes: its named __init__ arguments and public class attributes.
+
+    cogtask's Task.__init__ stores any other keyword as an attribute, so a typo would pass silently.
+    """
     signature = inspect.signature(task_cls.__init__)
     named = {name for name, p in signature.parameters.items()
              if name != 'self' and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-    attributes = {name for name, value in vars(task_cls).items()
+    attributes = {name for klass in task_cls.__mro__ if issubclass(klass, task_base)
+                  and klass is not task_base for name, value in vars(klass).items()
                   if not name.startswith('_') and not callable(value)
                   and not isinstance(value, property)}
     return (named | attributes) - _RESERVED
@@ -149,9 +153,10 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     returned batch-major as numpy (cogtask's are time-major JAX arrays).
     Trial ``i`` uses cogtask's key ``fold_in(PRNGKey(seed), i)``, so the
     arrays equal ``task(dt=dt, seed=seed, **task_params).batch_sample(
-    n_trials, time_first=False)`` (labels exactly, floats to the last bit).
-    The compiled function is cached per (task, dt, parameters), so another
-    seed or ``n_trials`` costs no compilation.
+    n_trials, time_first=False)``: labels and masks exactly, inputs to
+    float32 rounding (~1e-7; see ``_COMPILER_OPTIONS``). The compiled
+    function is cached per (task, dt, parameters), so another seed or
+    ``n_trials`` costs no compilation.
 
     Parameters
     ----------
@@ -181,6 +186,9 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     -------
     TaskDataset
         Per-step labels (or values, for the reproduction tasks) and the mask.
+        ``n_classes`` counts the labels emitted, so with very few trials a
+        rare class can be missing: generate enough and ``split`` them (the
+        parts keep the parent's ``n_classes``).
 
     Examples
     --------
@@ -205,11 +213,12 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
             f'response_phases must be a tuple of phase names, got {response_phases!r}; '
             f"write ('production',) for one name."
         )
-    unknown = sorted(set(task_params) - _valid_params(task))
+    valid_params = _valid_params(task, cogtask.Task)
+    unknown = sorted(set(task_params) - valid_params)
     if unknown:
         raise TypeError(
             f'{task.__name__} takes no parameter(s) {unknown}; valid task parameters are '
-            f'{sorted(_valid_params(task))}.'
+            f'{sorted(valid_params)}.'
         )
     import jax
     generate = _generator(task, dt, task_params, response_phases)

@@ -1,5 +1,8 @@
 """Fixed targets for fitting: single-trial datasets that never change."""
 
+import math
+import numbers
+
 import numpy as np
 
 from ._checks import check_positive_int
@@ -44,7 +47,7 @@ def steady_state_target(*, g=2.0, n_steps=600):
     import jax
     import jax.numpy as jnp
     n_steps = check_positive_int('n_steps', n_steps)
-    if not np.isfinite(g):
+    if isinstance(g, bool) or not isinstance(g, numbers.Real) or not math.isfinite(g):
         raise ValueError(f'g must be a finite number, got {g!r}.')
 
     def euler_step(r, _):

@@ -7,7 +7,7 @@ from typing import Optional
 import brainunit as u
 import numpy as np
 
-from ._checks import as_dt, check_index_int, dt_ms
+from ._checks import as_dt, check_array, check_finite, check_index_int, dt_ms
 
 __all__ = ['TaskDataset']
 
@@ -19,35 +19,15 @@ def _readonly(array):
     return view
 
 
-def _check_array(name, value, dtype, ndims):
-    if not isinstance(value, np.ndarray):
-        raise TypeError(
-            f'{name} must be a numpy array, got {type(value).__name__}; '
-            f'build the dataset with datasets.from_arrays(...) to convert.'
-        )
-    if value.dtype != dtype or value.ndim not in ndims:
-        raise ValueError(
-            f'{name} must be a {np.dtype(dtype)} array of rank {" or ".join(map(str, ndims))}, '
-            f'got {value.dtype} of shape {value.shape}; '
-            f'build the dataset with datasets.from_arrays(...) to convert.'
-        )
-
-
-def _check_finite(name, value):
-    if not np.all(np.isfinite(value)):
-        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-        raise ValueError(f'{name} must be finite, got {bad} NaN or infinite values.')
-
-
 def _validate(ds):
-    _check_array('inputs', ds.inputs, np.float32, (3,))
+    check_array('inputs', ds.inputs, np.float32, (3,))
     n_trials, n_steps, _ = ds.inputs.shape
     if n_trials < 1:
         raise ValueError(f'inputs must hold at least one trial, got shape {ds.inputs.shape}.')
-    _check_finite('inputs', ds.inputs)
+    check_finite('inputs', ds.inputs)
     targets = ds.targets
     is_values = isinstance(targets, np.ndarray) and targets.ndim == 3
-    _check_array('targets', targets, np.float32 if is_values else np.int32, (1, 2, 3))
+    check_array('targets', targets, np.float32 if is_values else np.int32, (1, 2, 3))
     if targets.shape[0] != n_trials:
         raise ValueError(
             f'inputs has {n_trials} trials but targets has {targets.shape[0]}; '
@@ -59,7 +39,7 @@ def _validate(ds):
             f'per-step targets must match inputs along axis 1.'
         )
     if is_values:
-        _check_finite('targets', targets)
+        check_finite('targets', targets)
         if ds.n_classes is not None:
             raise ValueError(
                 f'n_classes must be None for per-step value targets (rank 3), got {ds.n_classes!r}.'
@@ -75,13 +55,13 @@ def _validate(ds):
                 f'got {ds.n_classes!r}; from_arrays derives it as max label + 1.'
             )
     if ds.mask is not None:
-        _check_array('mask', ds.mask, np.float32, (2,))
+        check_array('mask', ds.mask, np.float32, (2,))
         if ds.mask.shape != (n_trials, n_steps):
             raise ValueError(
                 f'mask must have shape (n_trials, n_steps) = {(n_trials, n_steps)}, '
                 f'got {ds.mask.shape}.'
             )
-        _check_finite('mask', ds.mask)
+        check_finite('mask', ds.mask)
         if np.any(ds.mask < 0):
             raise ValueError('mask must be >= 0 (it weights steps in the loss), got negative values.')
     if ds.seed is not None:
@@ -92,7 +72,7 @@ def _validate(ds):
 
 
 def _split_sizes(n_trials, parts):
-    """Turn fractions or sizes into part sizes; a remainder becomes one more part."""
+    """Turn fractions or sizes into part sizes; parts that fall short get one more, last part."""
     if not parts:
         raise ValueError('split needs at least one fraction or size, e.g. ds.split(0.8, seed=0).')
     is_int = [isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in parts]
@@ -104,19 +84,20 @@ def _split_sizes(n_trials, parts):
                 f'split sizes must be positive ints summing to at most n_trials={n_trials}, '
                 f'got {parts}.'
             )
+        covered = sum(sizes) == n_trials
     elif all(is_frac):
         total = float(sum(parts))
         if total > 1 + 1e-9:
             raise ValueError(f'split fractions must sum to at most 1, got {parts} (sum {total:g}).')
         sizes = [int(round(p * n_trials)) for p in parts]
-        if abs(total - 1) <= 1e-9:
-            # Fractions that cover the data: the last part absorbs rounding.
-            sizes[-1] = n_trials - sum(sizes[:-1])
+        covered = abs(total - 1) <= 1e-9
+        if covered:
+            sizes[-1] = n_trials - sum(sizes[:-1])  # the last part absorbs rounding
     else:
         raise ValueError(
             f'split takes either fractions in (0, 1) or positive int sizes, not a mix; got {parts}.'
         )
-    if sum(sizes) < n_trials:
+    if not covered:
         sizes.append(n_trials - sum(sizes))
     if min(sizes) < 1:
         raise ValueError(

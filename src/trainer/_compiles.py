@@ -1,7 +1,9 @@
-"""Count XLA compilations, so a fit can report (and tests can pin) how often it compiled.
+"""Count compilations, so a fit can report (and tests can pin) how often it compiled.
 
 A Python-level trace counter misses recompilations that reuse a cached jaxpr
-(a state whose dtype changed), so we listen to JAX's own compile events.
+(a state whose dtype changed), so we listen to JAX's own compile event. It
+fires for every executable a call needs, also when the persistent
+compilation cache serves it from disk.
 """
 
 import contextlib
@@ -21,7 +23,7 @@ monitoring.register_event_duration_secs_listener(_listen)
 
 
 def total():
-    """XLA compilations in this process so far.
+    """Compilations in this process so far.
 
     Examples
     --------

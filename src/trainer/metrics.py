@@ -15,8 +15,8 @@ re-exported here; :func:`get` resolves the names the command line uses.
 import brainunit as u
 import jax.numpy as jnp
 
-from . import objectives
-from .objectives import _label_loss, cross_entropy, mae, mse, rmse
+from . import _reduce, objectives
+from .objectives import cross_entropy, mae, mse, rmse
 
 __all__ = sorted([
     'accuracy',
@@ -54,7 +54,7 @@ def accuracy():
 
     def metric(prediction, target, mask=None):
         # argmax ignores the scale, so units may simply drop out.
-        return _label_loss(_hits, u.get_magnitude(prediction), target, mask, 'accuracy')
+        return _reduce.label_loss(_hits, u.get_magnitude(prediction), target, mask, 'accuracy')
 
     return metric
 
