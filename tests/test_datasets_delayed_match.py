@@ -1,4 +1,4 @@
-"""delayed_match_task: brainmass parity, the match rule, exact balance, the probe mask."""
+"""delayed_match_task: brainmass parity, the match rule, exact balance, metadata."""
 
 import brainunit as u
 import numpy as np
@@ -28,9 +28,9 @@ def test_label_is_one_iff_probe_equals_cue_and_balance_is_exact():
     assert np.all(ds.inputs[:, 1:-1] == 0) and np.all(ds.inputs.sum(-1)[:, [0, -1]] == 1)
 
 
-def test_mask_scores_only_the_probe_step_and_metadata_is_set():
+def test_no_mask_and_metadata_is_set():
     ds = datasets.delayed_match_task(8, seq_len=5, seed=2)
-    np.testing.assert_array_equal(ds.mask, np.tile([0, 0, 0, 0, 1], (8, 1)))
+    assert ds.mask is None
     assert (ds.name, ds.seed, ds.dt) == ('delayed_match_task', 2, 1.0 * u.ms)
     assert datasets.delayed_match_task(4, dt=0.5).dt == 0.5 * u.ms
 

@@ -41,9 +41,9 @@ def delayed_match_task(n_trials=None, *, seq_len=10, n_symbols=4, seed=0, dt=1.0
     Returns
     -------
     TaskDataset
-        ``inputs (n_trials, seq_len, n_symbols)``, per-trial ``targets
-        (n_trials,)``, and a ``mask`` that is 1 only at the probe step, where
-        the answer is due.
+        ``inputs (n_trials, seq_len, n_symbols)`` and per-trial ``targets
+        (n_trials,)``; no mask (``trainer.objectives`` score a per-trial label
+        at the last step, the probe, where the answer is due).
 
     Examples
     --------
@@ -78,9 +78,9 @@ def delayed_match_task(n_trials=None, *, seq_len=10, n_symbols=4, seed=0, dt=1.0
     inputs = np.zeros((n, seq_len, n_symbols), dtype=np.float32)
     inputs[trials, 0, cues] = 1.0
     inputs[trials, seq_len - 1, probes] = 1.0
-    mask = np.zeros((n, seq_len), dtype=np.float32)
-    mask[:, -1] = 1.0
-    return from_arrays(inputs, match, mask, dt=dt, seed=seed, description=_DESCRIPTION,
+    # No mask: a per-trial label is scored at the last (probe) step by per-step
+    # models, and taken as is by whole-sequence classifiers such as HORN.
+    return from_arrays(inputs, match, dt=dt, seed=seed, description=_DESCRIPTION,
                        name='delayed_match_task')
 
 
