@@ -305,3 +305,46 @@ def test_two_argument_objective_on_masked_data():
 def test_optimizer_must_be_braintools():
     with pytest.raises(TypeError, match='braintools.optim optimizer'):
         Trainer(make_model(), object(), objective=objectives.cross_entropy())
+
+
+def test_two_argument_objective_and_metric_on_unmasked_data():
+    train, held_out = make_data(96).split(64, seed=0)
+    ce = objectives.cross_entropy()
+    trainer = Trainer(make_model(), braintools.optim.Adam(lr=1e-2), progress=False,
+                      objective=lambda p, t: ce(p, t), metrics={'acc': lambda p, t: metrics.accuracy()(p, t)})
+    result = trainer.fit(train, held_out=held_out, n_epochs=1, batch_size=16)
+    assert np.isfinite(result.history[0]['held_out_loss'])
+    reference = make_trainer(trainer.model).evaluate(held_out, batch_size=16)
+    assert result.history[0]['held_out_acc'] == pytest.approx(reference['acc'])
+
+
+def test_two_argument_objective_needs_full_held_out_batches():
+    trainer = Trainer(make_model(), braintools.optim.Adam(lr=1e-2), progress=False,
+                      objective=lambda p, t: objectives.cross_entropy()(p, t))
+    with pytest.raises(ValueError, match='30 trials do not fill batches of 16'):
+        trainer.fit(make_data(64), held_out=make_data(30), n_epochs=1, batch_size=16)
+
+
+def test_fixed_target_matches_fitter_history():
+    import brainunit as u
+    from trainer import Fitter, Simulator
+    from trainer.models import GainPopulation
+
+    target = datasets.steady_state_target()  # one trial: inputs 1.0, the g* = 2 trajectory
+
+    def amplitude_loss(prediction, trajectory):
+        return objectives.steady_state(n_tail=50)(prediction, jnp.mean(trajectory[-50:]))
+
+    def predict(m):
+        # The seed's constant drive (the dataset's inputs are this 1.0 at every step).
+        return Simulator(m, dt=0.1 * u.ms).run(60. * u.ms, inputs=lambda i, t: 1.0, monitors=['r'])['r']
+
+    assert np.all(target.inputs == 1.0)
+    fitted = Fitter(GainPopulation(1, g=0.5), braintools.optim.Adam(lr=0.1), objective=amplitude_loss,
+                    predict=predict).fit(target=target.targets[0], n_steps=20)
+    trainer = Trainer(GainPopulation(1, g=0.5), braintools.optim.Adam(lr=0.1),
+                      objective=objectives.per_trial(amplitude_loss), progress=False,
+                      forward=lambda m, inputs: predict(m)[None])
+    result = trainer.fit(target, n_epochs=20, batch_size=1, shuffle=False)
+    assert result.curve('loss') == fitted.history
+    assert result.best_epoch == int(np.argmin(fitted.history)) + 1

@@ -6,6 +6,7 @@ share its compilation (eager calls compile once per shape, not once per op).
 """
 
 import functools
+import inspect
 
 import braintools
 import brainunit as u
@@ -179,3 +180,34 @@ def cosine_score(epsilon):
 
 def cross_entropy_score(logits, labels):
     return braintools.metric.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def mask_style(fn):
+    """``'keyword'``, ``'positional'`` or ``None``: how ``fn`` takes a mask."""
+    if not callable(fn):
+        raise ValueError(f"expected a callable objective, got {fn!r}.")
+    try:
+        kinds = {p.name: p.kind for p in inspect.signature(fn).parameters.values()}
+    except (TypeError, ValueError):
+        return None
+    if kinds.get('mask') in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+        return 'keyword'
+    positional = [k for k in kinds.values()
+                  if k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 3 or inspect.Parameter.VAR_POSITIONAL in kinds.values():
+        return 'positional'
+    return None
+
+
+def call_with_mask(fn, prediction, target, mask, who):
+    """Call objective ``fn``, handing it ``mask`` the way its signature takes one."""
+    if mask is None:
+        return fn(prediction, target)
+    style = mask_style(fn)
+    if style is None:
+        name = getattr(fn, '__qualname__', repr(fn))
+        raise ValueError(
+            f"{who}: objective {name} takes (prediction, target) only, but the data has a mask; "
+            "give it a `mask=None` parameter or use a built-in from trainer.objectives."
+        )
+    return fn(prediction, target, mask=mask) if style == 'keyword' else fn(prediction, target, mask)

@@ -14,6 +14,7 @@ from ._data import as_dataset, eval_indices, gather, to_device
 from ._fitter import NonFiniteLossError
 from ._params import param_values, trainable_states
 from ._progress import ProgressBar
+from ._reduce import call_with_mask
 from ._result import TrainResult
 from ._states import batch_template, load_template
 from ._step import make_train_step, register
@@ -124,13 +125,20 @@ class Trainer:
     def _predict_and_score(self, data, idx, weight=None):
         """Set states to the batch shape, run forward, score; returns ``(loss, metrics)``."""
         x, y, mask = gather(data, idx)
+        weighted = mask
         if weight is not None:
-            mask = weight if mask is None else mask * weight[:, None]
+            weighted = weight if mask is None else mask * weight[:, None]
         load_template(self.model, self._template)
         prediction = self.forward(self.model, x)
-        loss = _call(self.objective, prediction, y, mask)
+
+        def score(fn, who):
+            # Padding weights reach mask-aware callables only; _check_masks made sure
+            # the others see no padded batch and no dataset mask.
+            return call_with_mask(fn, prediction, y, weighted if accepts_mask(fn) else mask, who)
+
+        loss = score(self.objective, 'objective')
         _checks.scalar_loss(loss, 'objective')
-        return loss, {name: _call(m, prediction, y, mask) for name, m in self.metrics.items()}
+        return loss, {name: score(m, f'metric {name!r}') for name, m in self.metrics.items()}
 
     def _train_fn(self, compile_epoch):
         if compile_epoch not in self._train_fns:
@@ -390,10 +398,6 @@ class _Run:
             row.update({f'held_out_{k}': v for k, v in held.items()})
         row.update(lr=lr, time=time.perf_counter() - start)
         return row
-
-
-def _call(fn, prediction, targets, mask):
-    return fn(prediction, targets, mask) if accepts_mask(fn) else fn(prediction, targets)
 
 
 def _resolve_metrics(metrics):

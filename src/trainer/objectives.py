@@ -29,11 +29,11 @@ Masks
     trial whose mask row is all zero contributes nothing.
 """
 
-import inspect
 import math
 import numbers
 
 import brainunit as u
+import jax
 import jax.numpy as jnp
 
 from . import _checks, _reduce
@@ -47,6 +47,7 @@ __all__ = sorted([
     'fc_rmse',
     'mae',
     'mse',
+    'per_trial',
     'rmse',
     'steady_state',
     'timeseries_rmse',
@@ -334,7 +335,49 @@ def combine(*weighted_objectives):
         pairs.append((float(weight), objective))
 
     def loss(prediction, target, mask=None):
-        return sum(w * _call(fn, prediction, target, mask, 'combine') for w, fn in pairs)
+        return sum(w * _reduce.call_with_mask(fn, prediction, target, mask, 'combine') for w, fn in pairs)
+
+    return loss
+
+
+def per_trial(objective):
+    """Lift a single-trial objective to a batch: its mean over trials.
+
+    ``objective(prediction, target)`` written for one trial (a Fitter
+    objective, say) becomes ``loss(prediction, target, mask=None)`` over a
+    leading trial axis, with ``jax.vmap``; a ``(B,)`` mask weights the trials.
+    This is how a fixed target fits with the ``Trainer``: one trial, batch 1.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(prediction, target) -> scalar`` for one trial.
+
+    Returns
+    -------
+    callable
+        ``loss(prediction, target, mask=None) -> scalar``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trainer import objectives
+    >>> loss = objectives.per_trial(objectives.steady_state(n_tail=2))
+    >>> prediction = np.array([[1., 2., 3.], [0., 0., 1.]])   # two trials
+    >>> float(loss(prediction, np.array([2.5, 0.5])))          # (0 + 0) / 2
+    0.0
+    """
+    if not callable(objective):
+        raise ValueError(f"per_trial needs a callable objective, got {objective!r}.")
+
+    def loss(prediction, target, mask=None):
+        scores = jax.vmap(objective)(prediction, target)
+        if jnp.ndim(scores) != 1:
+            raise ValueError(
+                f"per_trial: the objective must return a scalar per trial, got shape "
+                f"{jnp.shape(scores)[1:]}; reduce it inside the objective.")
+        _reduce.check_mask(mask, jnp.shape(scores), 'per_trial')
+        return _reduce.weighted_mean(scores, mask)
 
     return loss
 
@@ -354,35 +397,4 @@ def accepts_mask(fn):
     >>> objectives.accepts_mask(lambda prediction, target: 0.0)
     False
     """
-    return _mask_style(fn) is not None
-
-
-def _mask_style(fn):
-    """``'keyword'``, ``'positional'`` or ``None``: how ``fn`` takes a mask."""
-    if not callable(fn):
-        raise ValueError(f"expected a callable objective, got {fn!r}.")
-    try:
-        kinds = {p.name: p.kind for p in inspect.signature(fn).parameters.values()}
-    except (TypeError, ValueError):
-        return None
-    if kinds.get('mask') in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
-        return 'keyword'
-    positional = [k for k in kinds.values()
-                  if k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    if len(positional) >= 3 or inspect.Parameter.VAR_POSITIONAL in kinds.values():
-        return 'positional'
-    return None
-
-
-def _call(fn, prediction, target, mask, who):
-    """Call objective ``fn``, handing it ``mask`` the way its signature takes one."""
-    if mask is None:
-        return fn(prediction, target)
-    style = _mask_style(fn)
-    if style is None:
-        name = getattr(fn, '__qualname__', repr(fn))
-        raise ValueError(
-            f"{who}: objective {name} takes (prediction, target) only, but the data has a mask; "
-            "give it a `mask=None` parameter or use a built-in from trainer.objectives."
-        )
-    return fn(prediction, target, mask=mask) if style == 'keyword' else fn(prediction, target, mask)
+    return _reduce.mask_style(fn) is not None
