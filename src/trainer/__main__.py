@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-DEFAULT_TASK = 'delayed_match_task'
+DEFAULT_TASK = 'perceptual_decision_making'
 
 
 def _parser():

@@ -1,0 +1,30 @@
+"""The training examples run end to end and save their figures (short runs)."""
+
+import importlib.util
+import os
+
+import pytest
+
+HERE = os.path.join(os.path.dirname(__file__), '..', 'examples')
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_cognitive_task(tmp_path):
+    result = load('train_cognitive_task').main(str(tmp_path), n_epochs=2, n_trials=256)
+    assert len(result.history) == 2 and result.history[-1]['held_out_acc'] > 0.4
+    for name in ('decision_trial.png', 'decision_curves.png', 'decision_output.png'):
+        assert (tmp_path / name).stat().st_size > 5000
+
+
+def test_train_delayed_match(tmp_path):
+    pytest.importorskip('brainmass')
+    result = load('train_delayed_match').main(str(tmp_path), n_epochs=2)
+    assert result.n_compilations == {'train': 1, 'eval': 1}
+    for name in ('delayed_match_trial.png', 'delayed_match_curves.png', 'delayed_match_history.csv'):
+        assert (tmp_path / name).stat().st_size > 100
