@@ -1,0 +1,239 @@
+"""Workloads 1 and 4: HORN delayed match-to-sample, the tutorial loop against the Trainer.
+
+(a) brainmass's "Training on Tasks" tutorial loop as written, (b) the Trainer
+per step, (c) the Trainer with a compiled epoch; then the Trainer's held-out
+evaluation against one of its training epochs.
+
+Run alone: ``python benchmarks/horn.py [--quick]``.
+"""
+
+import argparse
+import json
+
+import brainmass
+import brainstate
+import braintools
+import brainunit as u
+import datasets
+import jax
+import jax.numpy as jnp
+import numpy as np
+import trainer
+
+from _common import CompileLog, now, paired_ratio, rounds, summary, verdict
+
+TUTORIAL_URL = 'https://brainx.chaobrain.com/brainmass/tutorials/08_training_on_tasks.html'
+N_TRAIN, N_HELD_OUT, BATCH, LR = 256, 64, 32, 3e-2
+
+
+def tutorial_loop(n_epochs):
+    """Variant (a): the tutorial's cells, verbatim but for the timestamps and the dropped prints.
+
+    Source: brainmass docs/tutorials/08_training_on_tasks.ipynb (``TUTORIAL_URL``),
+    the same loop as the gallery's "Training a HORN Network on a Cognitive Task".
+    """
+    brainstate.environ.set(dt=1.0 * u.ms)
+    brainstate.random.seed(0)
+    inputs_np, targets_np = brainmass.datasets.delayed_match_task(
+        n_samples=320, seq_len=8, n_symbols=2, seed=0,
+    )
+    inputs = jnp.asarray(inputs_np, dtype=jnp.float32)
+    targets = jnp.asarray(targets_np, dtype=jnp.int32)
+    n_train = 256
+    X_train, y_train = inputs[:n_train], targets[:n_train]
+    X_test, y_test = inputs[n_train:], targets[n_train:]
+    n_symbols = inputs.shape[2]
+
+    with CompileLog() as compiles:
+        start = now()
+        net = brainmass.HORNSeqNetwork(
+            n_input=n_symbols, n_hidden=64, n_output=2, alpha=0.2, omega=2 * np.pi / 28,
+        )
+        brainstate.nn.init_all_states(net)
+
+        def reset_hidden(batch_size):
+            # HORN allocates hidden states unbatched; broadcast them to the batch shape.
+            for layer in net.layers:
+                shape = (batch_size,) + tuple(layer.horn.in_size)
+                layer.horn.x.value = jnp.zeros(shape)
+                layer.horn.y.value = jnp.zeros(shape)
+
+        def logits(batch_inputs):
+            reset_hidden(batch_inputs.shape[0])
+            seq = jnp.transpose(batch_inputs, (1, 0, 2))
+            return net(seq)
+
+        weights = net.states(brainstate.ParamState)
+        optimizer = braintools.optim.Adam(lr=3e-2)
+        optimizer.register_trainable_weights(weights)
+
+        def loss_and_acc(batch_inputs, batch_targets):
+            lg = logits(batch_inputs)
+            logp = jax.nn.log_softmax(lg, axis=-1)
+            ce = -jnp.mean(logp[jnp.arange(batch_targets.shape[0]), batch_targets])
+            acc = jnp.mean(jnp.argmax(lg, axis=-1) == batch_targets)
+            return ce, acc
+
+        @brainstate.transform.jit
+        def train_step(batch_inputs, batch_targets):
+            grad_fn = brainstate.transform.grad(
+                lambda: loss_and_acc(batch_inputs, batch_targets),
+                weights, has_aux=True, return_value=True,
+            )
+            grads, loss, acc = grad_fn()
+            optimizer.step(grads)
+            return loss, acc
+
+        @brainstate.transform.jit
+        def evaluate(batch_inputs, batch_targets):
+            return loss_and_acc(batch_inputs, batch_targets)
+
+        batch_size = 32
+        history = {'epoch': [], 'train_loss': [], 'train_acc': [], 'test_acc': []}
+        ends = []
+        for epoch in range(n_epochs):
+            perm = np.random.RandomState(epoch).permutation(n_train)
+            losses, accs = [], []
+            for begin in range(0, n_train, batch_size):
+                idx = perm[begin:begin + batch_size]
+                if len(idx) < batch_size:
+                    continue
+                loss, acc = train_step(X_train[idx], y_train[idx])
+                losses.append(float(loss)); accs.append(float(acc))
+            _, test_acc = evaluate(X_test, y_test)
+            history['epoch'].append(epoch)
+            history['train_loss'].append(float(np.mean(losses)))
+            history['train_acc'].append(float(np.mean(accs)))
+            history['test_acc'].append(float(test_acc))
+            ends.append(now())
+    return _record(start, ends, compiles, history['test_acc'][-1],
+                   {'train_step+evaluate': compiles.by_name().get('jit(jaxpr_call)', 0)})
+
+
+def horn_data():
+    """The tutorial's trials as a ``TaskDataset``: the first 256 train, the last 64 held out."""
+    ds = datasets.delayed_match_task(N_TRAIN + N_HELD_OUT, seq_len=8, n_symbols=2, seed=0)
+    return ds.subset(np.arange(N_TRAIN)), ds.subset(np.arange(N_TRAIN, N_TRAIN + N_HELD_OUT))
+
+
+def horn_forward(model, inputs):
+    # HORNSeqNetwork consumes a time-major sequence and returns per-trial logits.
+    return model(jnp.swapaxes(inputs, 0, 1))
+
+
+def horn_trainer():
+    """The tutorial's network (same seed, same initial weights) behind a Trainer."""
+    brainstate.random.seed(0)
+    net = brainmass.HORNSeqNetwork(2, 64, 2, alpha=0.2, omega=2 * np.pi / 28)
+    return trainer.Trainer(net, braintools.optim.Adam(lr=LR), objective=trainer.objectives.cross_entropy(),
+                           forward=horn_forward, metrics={'acc': trainer.metrics.accuracy()},
+                           progress=False)
+
+
+def trainer_loop(n_epochs, *, compile_epoch):
+    """Variants (b) and (c): the same problem through ``Trainer.fit``."""
+    train, held_out = horn_data()
+    ends = []
+    with CompileLog() as compiles:
+        start = now()
+        tr = horn_trainer()
+        tr.callbacks.append(lambda info: ends.append(now()))
+        result = tr.fit(train, held_out=held_out, n_epochs=n_epochs, batch_size=BATCH,
+                        compile_epoch=compile_epoch)
+    return _record(start, ends, compiles, result.history[-1]['held_out_acc'], result.n_compilations)
+
+
+def _record(start, ends, compiles, accuracy, step_compiles):
+    epochs = np.diff([start] + ends)
+    return {
+        'time_to_first_epoch_s': float(ends[0] - start),
+        'steady_ms_per_epoch': float(np.median(epochs[2:19]) * 1e3),  # epochs 3-19
+        'total_s': float(ends[-1] - start),
+        'epoch_ms': [float(e * 1e3) for e in epochs],
+        'compilations': compiles.count,
+        'compile_s': compiles.seconds,
+        'step_compilations': step_compiles,
+        'final_held_out_acc': float(accuracy),
+    }
+
+
+def horn_workload(n_rounds, n_epochs=20):
+    """Workload 1: (a), (b), (c) side by side; ratios of (b) and (c) to (a) per round."""
+    variants = {
+        'a_tutorial': lambda: tutorial_loop(n_epochs),
+        'b_trainer_step': lambda: trainer_loop(n_epochs, compile_epoch=False),
+        'c_trainer_epoch': lambda: trainer_loop(n_epochs, compile_epoch=True),
+    }
+    raw = rounds(variants, n_rounds, label='horn')
+    a = raw['a_tutorial']
+    out = {'n_rounds': n_rounds, 'n_epochs': n_epochs, 'variants': {}, 'ratios': {}, 'targets': {}}
+    for name, runs in raw.items():
+        out['variants'][name] = {
+            key: summary([r[key] for r in runs]) for key in
+            ('time_to_first_epoch_s', 'steady_ms_per_epoch', 'total_s', 'compilations',
+             'compile_s', 'final_held_out_acc')}
+        out['variants'][name]['step_compilations'] = [r['step_compilations'] for r in runs]
+        out['variants'][name]['epoch_ms'] = [r['epoch_ms'] for r in runs]
+        if name == 'a_tutorial':
+            continue
+        tag = name[0]
+        for key in ('steady_ms_per_epoch', 'total_s', 'time_to_first_epoch_s'):
+            out['ratios'][f'{tag}/a {key}'] = paired_ratio([r[key] for r in runs], [r[key] for r in a])
+    for tag, bound in (('b', 1.05), ('c', 0.6)):
+        ratio = out['ratios'][f'{tag}/a steady_ms_per_epoch']['median']
+        out['targets'][f'({tag}) steady-state vs (a)'] = {
+            'target': f'<= {bound}x', 'value': ratio, 'status': verdict(ratio, bound)}
+    for tag in ('b', 'c'):
+        ratio = out['ratios'][f'{tag}/a total_s']['median']
+        out['targets'][f'({tag}) total 20-epoch wall time vs (a)'] = {
+            'target': '<= 0.35x', 'value': ratio, 'status': verdict(ratio, 0.35)}
+    worst = min(r['final_held_out_acc'] for runs in raw.values() for r in runs)
+    out['targets']['final held-out accuracy, every variant and round'] = {
+        'target': '>= 0.95', 'value': worst, 'status': 'met' if worst >= 0.95 else 'missed'}
+    return out
+
+
+def eval_workload(n_rounds, epochs_per_round=6, evals_per_round=10):
+    """Workload 4: ``Trainer.evaluate`` on the 64 held-out trials vs one training epoch.
+
+    Both are timed on one warmed Trainer (compiled step and eval), alternating
+    a short train-only fit with a burst of evaluations, so each round's ratio
+    compares neighbours in time.
+    """
+    train, held_out = horn_data()
+    tr = horn_trainer()
+    tr.fit(train, held_out=held_out, n_epochs=2, batch_size=BATCH)  # compile both programs
+    epoch_ms, eval_ms = [], []
+    with CompileLog() as compiles:
+        for r in range(n_rounds):
+            result = tr.fit(train, n_epochs=epochs_per_round, batch_size=BATCH, seed=r + 1)
+            epoch_ms.append(float(np.median([row['time'] for row in result.history]) * 1e3))
+            times = []
+            for _ in range(evals_per_round):
+                t = now()
+                tr.evaluate(held_out)
+                times.append(now() - t)
+            eval_ms.append(float(np.median(times) * 1e3))
+    ratio = paired_ratio(eval_ms, epoch_ms)
+    return {
+        'n_rounds': n_rounds,
+        'train_epoch_ms': summary(epoch_ms),
+        'evaluate_ms': summary(eval_ms),
+        'ratio': ratio,
+        'compilations_while_timed': compiles.count,
+        'targets': {'held-out evaluation vs one training epoch': {
+            'target': '<= 1x', 'value': ratio['median'], 'status': verdict(ratio['median'], 1.0)}},
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true')
+    args = parser.parse_args(argv)
+    out = {'horn': horn_workload(1 if args.quick else 3), 'eval': eval_workload(3 if args.quick else 7)}
+    print(json.dumps({k: v.get('targets') for k, v in out.items()}, indent=1))
+    return out
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,125 @@
+"""The small modules: states, step, checkpoint, progress, result, compile counter, data, models."""
+
+import io
+
+import brainstate
+import braintools
+import brainunit as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import datasets
+from trainer import TrainResult
+from trainer._checkpoint import load, save
+from trainer._compiles import counting, total
+from trainer._data import as_dataset, eval_indices
+from trainer._progress import ProgressBar
+from trainer._states import batch_template
+from trainer._step import canonicalize_states, register
+from trainer.models import GainPopulation, RateRNN
+
+
+def test_batch_template_keeps_batched_states():
+    net = RateRNN(2, 5, 2, cell='lstm')
+    template = batch_template(net, 3)
+    assert {v.shape for v in template.values()} == {(3, 5)}
+
+
+def test_canonicalize_removes_weak_types():
+    state = brainstate.State(jnp.asarray(1.0))
+    assert state.value.weak_type
+    canonicalize_states([state])
+    assert not state.value.weak_type and state.value.dtype == jnp.float32
+
+
+def test_register_gives_strong_optimizer_state():
+    net = RateRNN(2, 4, 2, cell='vanilla')  # its biases start weak-typed
+    weights = net.states(brainstate.ParamState)
+    opt = braintools.optim.Adam(lr=1e-2)
+    register(opt, weights)
+    leaves = jax.tree.leaves(opt.opt_state.value)
+    assert leaves and not any(getattr(x, 'weak_type', False) for x in leaves)
+
+
+def test_checkpoint_round_trip_with_units(tmp_path):
+    class M(brainstate.nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.v = brainstate.nn.Param(v * u.mV, fit=True)
+
+    a, b = M(-60.), M(0.)
+    wa, wb = a.states(brainstate.ParamState), b.states(brainstate.ParamState)
+    oa, ob = braintools.optim.Adam(lr=0.1), braintools.optim.Adam(lr=0.1)
+    register(oa, wa)
+    register(ob, wb)
+    path = str(tmp_path / 'c.msgpack')
+    save(path, wa, oa, {'epoch': 3}, {k: s.value for k, s in wa.items()})
+    progress, best = load(path, wb, ob)
+    assert progress == {'epoch': 3}
+    assert u.math.allclose(b.v.value(), -60. * u.mV)
+    assert u.math.allclose(best[('v', 'val')], -60. * u.mV)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    m = GainPopulation(1)
+    w = m.states(brainstate.ParamState)
+    with pytest.raises(FileNotFoundError, match='resume_from='):
+        load(str(tmp_path / 'nope'), w, braintools.optim.Adam(lr=0.1))
+
+
+def test_progress_bar_disabled_writes_nothing():
+    stream = io.StringIO()
+    bar = ProgressBar(3, stream=stream, enabled=False)
+    bar.update(1, {'loss': 1.0})
+    bar.close()
+    assert stream.getvalue() == ''
+    bar = ProgressBar(2, stream=stream, width=4)
+    bar.update(2, {'loss': 0.25, 'acc': None})
+    assert '[====]' in stream.getvalue() and 'loss=0.25' in stream.getvalue() and 'acc' not in stream.getvalue()
+
+
+def test_result_repr_and_curve():
+    r = TrainResult([{'epoch': 1, 'loss': 0.5}, {'epoch': 2, 'loss': 0.25}], 'loss', 2, 0.25, {'w': 1}, False, {}, None)
+    assert repr(r) == 'TrainResult(epochs=2, best_epoch=2, loss=0.25, params=[w])'
+    assert r.curve('loss') == [0.5, 0.25]
+    with pytest.raises(KeyError, match="'acc' is not in the history"):
+        r.curve('acc')
+
+
+def test_compile_counter():
+    counts, x = {'x': 0}, jnp.arange(11.0)
+    with counting(counts, 'x'):
+        jax.jit(lambda v: v * 5 - 2)(x)
+    assert counts['x'] == 1 and total() >= 1
+
+
+def test_eval_indices_pad_with_zero_weight():
+    idx, weight = eval_indices(5, 2)
+    np.testing.assert_array_equal(idx, [[0, 1], [2, 3], [4, 0]])
+    np.testing.assert_array_equal(weight, [[1, 1], [1, 1], [1, 0]])
+
+
+def test_as_dataset_accepts_tuples_and_rejects_others():
+    ds = as_dataset((np.zeros((4, 3, 2)), np.array([0, 1, 0, 1])), 'train')
+    assert isinstance(ds, datasets.TaskDataset) and ds.n_classes == 2
+    with pytest.raises(TypeError, match='train must be a datasets.TaskDataset'):
+        as_dataset(np.zeros(3), 'train')
+
+
+def test_rate_rnn_cells_and_bad_cell():
+    for cell in ('vanilla', 'gru', 'lstm'):
+        net = RateRNN(3, 4, 2, cell=cell)
+        brainstate.nn.init_all_states(net, batch_size=5)
+        assert net(jnp.ones((5, 3))).shape == (5, 2)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RateRNN(3, 4, 2, cell='transformer')
+
+
+def test_gain_population_one_step():
+    m = GainPopulation(1, g=2.0)
+    brainstate.nn.init_all_states(m)
+    with brainstate.environ.context(dt=0.1 * u.ms):
+        r = m.update(1.0)
+    assert float(r[0]) == pytest.approx(0.01 * 2.0 * np.tanh(1.0), rel=1e-6)
