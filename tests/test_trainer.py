@@ -277,6 +277,19 @@ def test_feature_mismatch_is_named():
         make_trainer(RateRNN(5, 8, 2)).fit(make_data(), n_epochs=1, batch_size=16)
 
 
+def test_feature_mismatch_without_n_input_attribute():
+    class Bare(brainstate.nn.Module):  # no n_input attribute to check up front
+        def __init__(self):
+            super().__init__()
+            self.readout = brainstate.nn.Linear(5, 2)
+
+        def update(self, x):
+            return self.readout(x)
+
+    with pytest.raises(ValueError, match=r'\(16, 6, 2\).*Build the model for 2 input features'):
+        make_trainer(Bare()).fit(make_data(), n_epochs=1, batch_size=16)
+
+
 def test_no_trainable_parameters():
     class Empty(brainstate.nn.Module):
         def update(self, x):

@@ -28,7 +28,7 @@ def to_device(ds):
 
 
 def gather(data, idx):
-    """One batch ``(inputs, targets, mask)`` of the device arrays at ``idx``."""
+    """One batch ``(inputs, targets, mask)`` of the device arrays at ``idx`` (other keys ignored)."""
     mask = None if data['mask'] is None else data['mask'][idx]
     return data['inputs'][idx], data['targets'][idx], mask
 

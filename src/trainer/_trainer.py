@@ -128,7 +128,7 @@ class Trainer:
         weighted = mask
         if weight is not None:
             weighted = weight if mask is None else mask * weight[:, None]
-        load_template(self.model, self._template)
+        load_template(self.model, data['states'])
         prediction = self.forward(self.model, x)
 
         def score(fn, who):
@@ -171,7 +171,8 @@ class Trainer:
 
             self._eval_fn = brainstate.transform.jit(all_batches)
         with counting(self._compiles, 'eval'):
-            out = self._eval_fn(data, idx_stack, weights)
+            # The state template travels as an argument, not a baked-in constant.
+            out = self._eval_fn({**data, 'states': self._template}, idx_stack, weights)
         out = jax.device_get(out)
         return {k: float(out[k]) for k in ['loss', *self.metrics]}
 
@@ -345,6 +346,7 @@ class _Run:
             self.held_out_idx = tuple(map(jnp.asarray, eval_indices(len(held_out), batch_size)))
         with brainstate.environ.context(dt=train.dt):
             trainer._ensure_template(batch_size)
+        self.train_data['states'] = trainer._template
         self.step = trainer._train_fn(compile_epoch)
 
     def snapshot(self):
@@ -381,7 +383,14 @@ class _Run:
         start = time.perf_counter()
         lr = float(np.float32(self.t.optimizer.current_lr))  # one precision, resumed or not
         self.epoch_start = self.snapshot()
-        losses, metrics = self._train_epoch(epoch)
+        try:
+            losses, metrics = self._train_epoch(epoch)
+        except TypeError as error:  # JAX reports shape mismatches (wrong n_features) as TypeError
+            raise ValueError(
+                f"the model could not take a batch of inputs shaped (batch, n_steps, n_features) = "
+                f"({self.batch_size}, {self.train.n_steps}, {self.train.n_features}): {error} "
+                f"Build the model for {self.train.n_features} input features, or pass "
+                "forward=callable(model, inputs) if it expects another layout.") from error
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             raise NonFiniteLossError(
