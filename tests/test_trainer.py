@@ -1,7 +1,5 @@
 import dataclasses
-import io
 import json
-import math
 
 import brainstate
 import braintools

@@ -22,7 +22,8 @@ from ._fitter import FitResult, Fitter, NonFiniteLossError
 from ._params import rename_params
 from ._result import TrainResult
 from ._simulator import Simulator
-from ._trainer import Trainer, rollout
+from ._forward import rollout
+from ._trainer import Trainer
 
 __all__ = sorted([
     'FitResult',

@@ -50,7 +50,6 @@ def train(args):
         enable_compile_cache()
     import braintools
     import datasets
-    import numpy as np
     from trainer import Trainer, metrics, objectives
     from trainer.models import RateRNN
 

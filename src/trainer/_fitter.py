@@ -5,7 +5,6 @@ from typing import Any
 
 import brainstate
 import braintools
-import jax
 import jax.numpy as jnp
 
 from . import _checks

@@ -1,54 +1,25 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
-import time
-
 import brainstate
-import datasets
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import _checks, _checkpoint
 from ._compiles import counting
 from ._data import as_dataset, eval_indices, gather, to_device
 from ._fitter import NonFiniteLossError
-from ._params import param_values, trainable_states
+from ._forward import rollout
+from ._params import trainable_states
 from ._progress import ProgressBar
 from ._reduce import call_with_mask
+from ._run import FitRun
 from ._result import TrainResult
 from ._states import batch_template, load_template
 from ._step import make_train_step, register
 from .metrics import get as get_metric
 from .objectives import accepts_mask
 
-__all__ = ['Trainer', 'rollout']
-
-
-def rollout(model, inputs):
-    """Default forward: step ``model`` over batch-major ``(B, T, F)`` inputs.
-
-    Time-major inside (``brainstate.transform.for_loop`` over ``T``), batch-major
-    out: ``(B, T, ...)``. Each step runs under ``environ.context(i=, t=)``.
-
-    Examples
-    --------
-    >>> import brainstate, jax.numpy as jnp
-    >>> from trainer.models import RateRNN
-    >>> net = RateRNN(3, 8, 2)
-    >>> _ = brainstate.nn.init_all_states(net, batch_size=4)
-    >>> with brainstate.environ.context(dt=1.0):
-    ...     rollout(net, jnp.ones((4, 10, 3))).shape
-    (4, 10, 2)
-    """
-    dt = brainstate.environ.get_dt()
-
-    def step(i, x):
-        with brainstate.environ.context(i=i, t=i * dt):
-            return model(x)
-
-    steps = jnp.arange(inputs.shape[1])
-    out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))
-    return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
+__all__ = ['Trainer']
 
 
 class Trainer:
@@ -277,7 +248,7 @@ class Trainer:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         sign = _mode_sign(mode, monitor)
         self._compiles = {'train': 0, 'eval': 0}
-        run = _Run(self, train, held_out, batch_size, seed, shuffle, compile_epoch)
+        run = FitRun(self, train, held_out, batch_size, seed, shuffle, compile_epoch)
         best = {'epoch': None, 'value': None, 'wait': 0, 'snapshot': run.snapshot()}
         start = 1
         if resume_from is not None:
@@ -331,82 +302,6 @@ class Trainer:
         best_params = run.values_at(best['snapshot'])
         return TrainResult(list(self.history), monitor, best['epoch'], best['value'], best_params,
                            stopped, dict(self._compiles), self.model)
-
-
-class _Run:
-    """The per-fit state of a ``Trainer.fit``: device data, index streams, one epoch."""
-
-    def __init__(self, trainer, train, held_out, batch_size, seed, shuffle, compile_epoch):
-        self.t, self.train, self.held_out = trainer, train, held_out
-        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-        self.compile_epoch = compile_epoch
-        self.train_data = to_device(train)
-        if held_out is not None:
-            self.held_out_data = to_device(held_out)
-            self.held_out_idx = tuple(map(jnp.asarray, eval_indices(len(held_out), batch_size)))
-        with brainstate.environ.context(dt=train.dt):
-            trainer._ensure_template(batch_size)
-        self.train_data['states'] = trainer._template
-        self.step = trainer._train_fn(compile_epoch)
-
-    def snapshot(self):
-        # JAX arrays are immutable, so keeping references is a copy.
-        return {k: s.value for k, s in self.t.weights.items()}
-
-    def restore(self, snapshot):
-        for k, s in self.t.weights.items():
-            s.value = snapshot[k]
-
-    def values_at(self, snapshot):
-        current = self.snapshot()
-        self.restore(snapshot)
-        values = param_values(self.t.model)
-        self.restore(current)
-        return values
-
-    def _train_epoch(self, epoch):
-        kwargs = dict(seed=self.seed, epoch=epoch, shuffle=self.shuffle, drop_remainder=True)
-        with brainstate.environ.context(dt=self.train.dt), counting(self.t._compiles, 'train'):
-            if self.compile_epoch:
-                idx = datasets.epoch_indices(len(self.train), self.batch_size, **kwargs)
-                losses, metrics = jax.device_get(self.step(self.train_data, idx))
-            else:
-                outs = [self.step(self.train_data, idx)
-                        for idx in datasets.batch_indices(len(self.train), self.batch_size, **kwargs)]
-                # One host transfer per epoch, not one per step.
-                losses, metrics = jax.device_get(tuple(zip(*outs)))
-                metrics = {k: [m[k] for m in metrics] for k in self.t.metrics}
-        return np.asarray(losses), {k: np.asarray(v) for k, v in metrics.items()}
-
-    def epoch(self, epoch, *, evaluate):
-        """Train one epoch (and evaluate if asked); return its history row."""
-        start = time.perf_counter()
-        lr = float(np.float32(self.t.optimizer.current_lr))  # one precision, resumed or not
-        self.epoch_start = self.snapshot()
-        try:
-            losses, metrics = self._train_epoch(epoch)
-        except TypeError as error:  # JAX reports shape mismatches (wrong n_features) as TypeError
-            raise ValueError(
-                f"the model could not take a batch of inputs shaped (batch, n_steps, n_features) = "
-                f"({self.batch_size}, {self.train.n_steps}, {self.train.n_features}): {error} "
-                f"Build the model for {self.train.n_features} input features, or pass "
-                "forward=callable(model, inputs) if it expects another layout.") from error
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            raise NonFiniteLossError(
-                f"the training loss became {losses[bad[0]]} at epoch {epoch}, step {bad[0]}.")
-        if self.t.lr_schedule == 'epoch':
-            self.t.optimizer.lr.step()
-        row = {'epoch': epoch, 'loss': float(np.mean(losses)),
-               **{k: float(np.mean(v)) for k, v in metrics.items()}}
-        if self.held_out is not None:
-            held = dict.fromkeys(['loss', *self.t.metrics])
-            if evaluate:
-                with brainstate.environ.context(dt=self.held_out.dt):
-                    held = self.t._eval(self.held_out_data, *self.held_out_idx)
-            row.update({f'held_out_{k}': v for k, v in held.items()})
-        row.update(lr=lr, time=time.perf_counter() - start)
-        return row
 
 
 def _resolve_metrics(metrics):
