@@ -123,3 +123,19 @@ def test_gain_population_one_step():
     with brainstate.environ.context(dt=0.1 * u.ms):
         r = m.update(1.0)
     assert float(r[0]) == pytest.approx(0.01 * 2.0 * np.tanh(1.0), rel=1e-6)
+
+
+def test_value_loop_matches_stateful_calls_and_writes_back():
+    from trainer._step import ValueLoop
+    counter = brainstate.State(jnp.zeros(3))
+    total_ = brainstate.State(jnp.asarray(0.0))
+
+    def step(scale, x):
+        counter.value = counter.value + x * scale
+        total_.value = total_.value + jnp.sum(x)
+        return jnp.sum(counter.value)
+
+    outs = ValueLoop(step).run((2.0,), [jnp.ones(3), jnp.arange(3.0)])
+    np.testing.assert_allclose([float(o) for o in outs], [6.0, 12.0])
+    np.testing.assert_allclose(counter.value, [2.0, 4.0, 6.0])
+    assert float(total_.value) == 6.0

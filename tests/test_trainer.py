@@ -359,3 +359,14 @@ def test_fixed_target_matches_fitter_history():
     result = trainer.fit(target, n_epochs=20, batch_size=1, shuffle=False)
     assert result.curve('loss') == fitted.history
     assert result.best_epoch == int(np.argmin(fitted.history)) + 1
+
+
+def test_refit_with_another_batch_size_continues():
+    train, held_out = make_data(96).split(64, seed=0)
+    trainer = make_trainer()
+    first = trainer.fit(train, held_out=held_out, n_epochs=1, batch_size=16)
+    second = trainer.fit(train, held_out=held_out, n_epochs=1, batch_size=32)
+    assert second.history[0]['epoch'] == 1 and np.isfinite(second.history[0]['loss'])
+    # The optimizer kept its state (Keras-like): Adam counted 4 + 2 steps.
+    assert int(trainer.optimizer.step_count.value) == 6
+    assert first.history[0]['loss'] != second.history[0]['loss']

@@ -52,8 +52,8 @@ class FitRun:
                 idx = datasets.epoch_indices(len(self.train), self.batch_size, **kwargs)
                 losses, metrics = jax.device_get(self.step(self.train_data, idx))
             else:
-                outs = [self.step(self.train_data, idx)
-                        for idx in datasets.batch_indices(len(self.train), self.batch_size, **kwargs)]
+                outs = self.step.run((self.train_data,), datasets.batch_indices(
+                    len(self.train), self.batch_size, **kwargs))
                 # One host transfer per epoch, not one per step.
                 losses, metrics = jax.device_get(tuple(zip(*outs)))
                 metrics = {k: [m[k] for m in metrics] for k in self.t.metrics}

@@ -62,6 +62,40 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
     return step
 
 
+class ValueLoop:
+    """Run a stateful step over many batches with the states held as plain values.
+
+    ``brainstate.transform.jit`` reads, re-abstracts and writes back every
+    state on each call (hundreds of microseconds of host work, more than a
+    small step computes). A loop over an epoch only needs the values in and
+    out: we trace the step once with ``StatefulFunction``, compile it as a
+    pure ``jax.jit`` function of the state values, and write the states back
+    once, after the loop.
+    """
+
+    def __init__(self, fn):
+        self._fn = brainstate.transform.StatefulFunction(fn)
+        self._jitted = jax.jit(self._pure)
+
+    def _pure(self, values, *args):
+        new, out = self._fn.jaxpr_call(values, *args)
+        # jaxpr_call returns None for a state it passes through (a Python list value).
+        return [v if n is None else n for v, n in zip(values, new)], out
+
+    def run(self, fixed, stream):
+        """Call ``step(*fixed, x)`` for each ``x`` of ``stream``; return the outputs, on device."""
+        outs, states, values = [], (), ()
+        for x in stream:
+            if not outs:  # traces the step on the first call for these shapes
+                states = self._fn.get_states(*fixed, x)
+                values = [s.value for s in states]
+            values, out = self._jitted(values, *fixed, x)
+            outs.append(out)
+        for state, value in zip(states, values):
+            state.value = value
+        return outs
+
+
 def register(optimizer, weights):
     """``optimizer.register_trainable_weights(weights)`` with every state canonicalised.
 

@@ -15,7 +15,7 @@ from ._reduce import call_with_mask
 from ._run import FitRun
 from ._result import TrainResult
 from ._states import batch_template, load_template
-from ._step import make_train_step, register
+from ._step import ValueLoop, make_train_step, register
 from .metrics import get as get_metric
 from .objectives import accepts_mask
 
@@ -120,11 +120,11 @@ class Trainer:
                                    clip_norm=self.grad_clip_norm,
                                    lr_per_step=self.lr_schedule == 'step')
             if compile_epoch:
-                fn = lambda data, idx_stack: brainstate.transform.for_loop(
-                    lambda idx: step(data, idx), idx_stack)
+                self._train_fns[True] = brainstate.transform.jit(
+                    lambda data, idx_stack: brainstate.transform.for_loop(
+                        lambda idx: step(data, idx), idx_stack))
             else:
-                fn = step
-            self._train_fns[compile_epoch] = brainstate.transform.jit(fn)
+                self._train_fns[False] = ValueLoop(step)
         return self._train_fns[compile_epoch]
 
     def _eval(self, data, idx_stack, weights):
