@@ -30,8 +30,7 @@ def main(out, n_epochs=15, n_trials=1024):
     print(f'{len(train)} train / {len(held_out)} held-out trials, {data.n_steps} steps of {data.dt}')
     datasets.plot_trial(held_out, 0).savefig(os.path.join(out, 'decision_trial.png'), dpi=110)
 
-    brainstate.random.seed(0)
-    model = RateRNN(data.n_features, 64, data.n_classes, cell='gru')
+    model = RateRNN(data.n_features, 64, data.n_classes, cell='gru', seed=0)
     trainer = Trainer(model, braintools.optim.Adam(lr=1e-2),
                       objective=objectives.cross_entropy(),   # honours the response mask
                       metrics={'acc': metrics.accuracy()}, grad_clip_norm=1.0)

@@ -35,8 +35,9 @@ def test_canonicalize_removes_weak_types():
 
 
 def test_register_gives_strong_optimizer_state():
-    net = RateRNN(2, 4, 2, cell='vanilla')  # its biases start weak-typed
+    net = brainstate.nn.Linear(2, 3, b_init=braintools.init.Constant(0.0))
     weights = net.states(brainstate.ParamState)
+    assert weights[('weight',)].value['bias'].weak_type  # what would cost a second compile
     opt = braintools.optim.Adam(lr=1e-2)
     register(opt, weights)
     leaves = jax.tree.leaves(opt.opt_state.value)
@@ -139,3 +140,16 @@ def test_value_loop_matches_stateful_calls_and_writes_back():
     np.testing.assert_allclose([float(o) for o in outs], [6.0, 12.0])
     np.testing.assert_allclose(counter.value, [2.0, 4.0, 6.0])
     assert float(total_.value) == 6.0
+
+
+def test_rate_rnn_init_is_seeded_and_compiles_nothing():
+    import jax
+    before = total()
+    a, b, c = RateRNN(3, 6, 2, seed=1), RateRNN(3, 6, 2, seed=1), RateRNN(3, 6, 2, seed=2)
+    leaves = lambda m: [np.asarray(x) for x in jax.tree.leaves(
+        {k: s.value for k, s in m.states(brainstate.ParamState).items()})]
+    assert all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(b)))
+    assert not all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(c)))
+    w = np.asarray(a.cell.Wh.weight.value['weight'])  # (3 + 6, 6): orthonormal columns
+    np.testing.assert_allclose(w.T @ w, np.eye(6), atol=1e-5)
+    assert total() - before <= 2

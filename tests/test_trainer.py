@@ -19,8 +19,7 @@ def make_data(n_trials=96, seq_len=6, seed=0):
 
 
 def make_model(seed=0, hidden=8, cell='vanilla'):
-    brainstate.random.seed(seed)
-    return RateRNN(2, hidden, 2, cell=cell)
+    return RateRNN(2, hidden, 2, cell=cell, seed=seed)
 
 
 def make_trainer(model=None, lr=1e-2, **kwargs):

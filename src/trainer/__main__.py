@@ -57,7 +57,7 @@ def train(args):
     train_set, held_out = data.split(1.0 - args.held_out, seed=args.seed)
     classify = data.n_classes is not None
     n_output = data.n_classes if classify else data.targets.shape[-1]
-    model = RateRNN(data.n_features, args.hidden, n_output, cell=args.cell)
+    model = RateRNN(data.n_features, args.hidden, n_output, cell=args.cell, seed=args.seed)
     trainer = Trainer(
         model, braintools.optim.Adam(lr=args.lr),
         objective=objectives.cross_entropy() if classify else objectives.mse(),

@@ -5,7 +5,6 @@ import time
 import brainstate
 import datasets
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._compiles import counting
@@ -24,7 +23,7 @@ class FitRun:
         self.train_data = to_device(train)
         if held_out is not None:
             self.held_out_data = to_device(held_out)
-            self.held_out_idx = tuple(map(jnp.asarray, eval_indices(len(held_out), batch_size)))
+            self.held_out_idx = jax.device_put(eval_indices(len(held_out), batch_size))
         with brainstate.environ.context(dt=train.dt):
             trainer._ensure_template(batch_size)
         self.train_data['states'] = trainer._template

@@ -170,7 +170,7 @@ class Trainer:
         self._check_masks(ds, batch_size)
         with brainstate.environ.context(dt=ds.dt):
             self._ensure_template(batch_size)
-            return self._eval(to_device(ds), *map(jnp.asarray, eval_indices(len(ds), batch_size)))
+            return self._eval(to_device(ds), *jax.device_put(eval_indices(len(ds), batch_size)))
 
     def _ensure_template(self, batch_size):
         if self._template_size != batch_size:

@@ -3,7 +3,9 @@
 import brainstate
 import braintools
 import brainunit as u
+import jax
 import jax.numpy as jnp
+import numpy as np
 from brainstate.nn import Param
 
 __all__ = ['GainPopulation', 'RateRNN']
@@ -49,12 +51,41 @@ class GainPopulation(brainstate.nn.Dynamics):
         return self.r.value
 
 
+class _NumpyInit:
+    """Draw initial weights with numpy, seeded: no JAX op runs, so nothing compiles.
+
+    brainstate's initialisers run op by op on the device, and each new shape
+    costs one XLA compilation (about 40, seconds in all, for a GRU network),
+    which dominates a short run's start-up.
+    """
+
+    def __init__(self, rng, kind):
+        self.rng, self.kind = rng, kind
+
+    def __call__(self, shape, **kwargs):
+        shape = tuple(shape)
+        if self.kind == 'zeros':
+            return jax.device_put(np.zeros(shape, np.float32))
+        fan_in, fan_out = shape[0], int(np.prod(shape[1:]))
+        w = self.rng.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+        if self.kind == 'orthogonal':
+            q, r = np.linalg.qr(w)
+            w = q * np.sign(np.diag(r))
+        else:  # Glorot (Xavier) normal
+            w = w * np.sqrt(2.0 / (fan_in + fan_out))
+        w = w if fan_in >= fan_out else w.T
+        # device_put, not jnp.asarray: the latter compiles a copy kernel per shape.
+        return jax.device_put(w.reshape(shape).astype(np.float32))
+
+
 class RateRNN(brainstate.nn.Module):
     """A recurrent rate network for tasks: an RNN cell plus a linear readout.
 
     One call advances one time step: ``update(x_t) -> y_t`` with ``x_t`` of
     shape ``(batch, n_input)`` and ``y_t`` of shape ``(batch, n_output)``; the
-    Trainer's default forward rolls it over time.
+    Trainer's default forward rolls it over time. Weights start orthogonal
+    (recurrent cell) and Glorot-normal (readout), biases at zero, drawn with
+    numpy from ``seed`` so construction compiles nothing.
 
     Parameters
     ----------
@@ -62,6 +93,8 @@ class RateRNN(brainstate.nn.Module):
         Layer sizes.
     cell : {'vanilla', 'gru', 'lstm'}, default 'gru'
         Which ``brainstate.nn`` RNN cell to use.
+    seed : int, default 0
+        Seeds the initial weights.
 
     Examples
     --------
@@ -75,13 +108,17 @@ class RateRNN(brainstate.nn.Module):
     _CELLS = {'vanilla': brainstate.nn.ValinaRNNCell, 'gru': brainstate.nn.GRUCell,
               'lstm': brainstate.nn.LSTMCell}
 
-    def __init__(self, n_input, n_hidden, n_output, *, cell='gru'):
+    def __init__(self, n_input, n_hidden, n_output, *, cell='gru', seed=0):
         super().__init__()
         if cell not in self._CELLS:
             raise ValueError(f"cell must be one of {sorted(self._CELLS)}, got {cell!r}.")
+        rng = np.random.default_rng(seed)
+        zeros = _NumpyInit(rng, 'zeros')
         self.n_input = n_input
-        self.cell = self._CELLS[cell](n_input, n_hidden)
-        self.readout = brainstate.nn.Linear(n_hidden, n_output)
+        self.cell = self._CELLS[cell](n_input, n_hidden, w_init=_NumpyInit(rng, 'orthogonal'),
+                                      b_init=zeros, state_init=zeros)
+        self.readout = brainstate.nn.Linear(n_hidden, n_output, w_init=_NumpyInit(rng, 'glorot'),
+                                            b_init=zeros)
 
     def update(self, x):
         return self.readout(self.cell(x))
