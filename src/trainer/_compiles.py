@@ -27,9 +27,10 @@ def total():
 
     Examples
     --------
-    >>> import jax, jax.numpy as jnp
+    >>> import jax, numpy as np
+    >>> x = jax.device_put(np.arange(7.0, dtype=np.float32))
     >>> before = total()
-    >>> _ = jax.jit(lambda x: x * 3 + 1)(jnp.arange(7.0))
+    >>> _ = jax.jit(lambda v: v * 3 + 1)(x)
     >>> total() - before
     1
     """

@@ -15,7 +15,23 @@ __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or infinite; the model was left at its best-seen parameters."""
+    """A loss became NaN or infinite; the model was left at its best-seen parameters.
+
+    The ``Trainer`` also attaches ``history``: the epochs completed before it.
+
+    Examples
+    --------
+    >>> import braintools, jax.numpy as jnp
+    >>> from trainer import Fitter
+    >>> from trainer.models import GainPopulation
+    >>> fitter = Fitter(GainPopulation(1), braintools.optim.SGD(lr=0.1),
+    ...                 loss_fn=lambda m: (jnp.log(m.g.value() - 1.0), None))
+    >>> try:
+    ...     fitter.fit(n_steps=5)
+    ... except NonFiniteLossError as error:
+    ...     print(str(error).split(';')[0])
+    the loss became -inf at step 0
+    """
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
