@@ -369,3 +369,12 @@ def test_refit_with_another_batch_size_continues():
     # The optimizer kept its state (Keras-like): Adam counted 4 + 2 steps.
     assert int(trainer.optimizer.step_count.value) == 6
     assert first.history[0]['loss'] != second.history[0]['loss']
+
+
+def test_restore_best_false_keeps_last_parameters():
+    train, held_out = make_data(96).split(64, seed=0)
+    seen = {}
+    trainer = make_trainer(lr=0.5, callbacks=[lambda info: seen.__setitem__(info['epoch'], params_of(info['model']))])
+    result = trainer.fit(train, held_out=held_out, n_epochs=4, batch_size=16, restore_best=False)
+    assert_trees_equal(params_of(trainer.model), seen[4])
+    assert_trees_equal(result.best_params['readout.weight'], seen[result.best_epoch][('readout', 'weight')])
