@@ -17,22 +17,32 @@ import numpy as np
 from jax import monitoring
 
 _COMPILE_EVENT = '/jax/core/compile/backend_compile_duration'
+_TRACE_EVENT = '/jax/core/compile/jaxpr_trace_duration'
 _compiled = []  # (fun_name, seconds) of every XLA compilation in this process
+_traced = []  # (fun_name, seconds) of every trace to a jaxpr (brainstate's retraces included)
 
 
 def _listen(event, duration, **kwargs):
     if event == _COMPILE_EVENT:
         _compiled.append((kwargs.get('fun_name', '?'), duration))
+    elif event == _TRACE_EVENT:
+        _traced.append((kwargs.get('fun_name', '?'), duration))
+
+
+def counts():
+    """``(compilations, traces)`` so far in this process; differences count what happened between."""
+    return len(_compiled), len(_traced)
 
 
 monitoring.register_event_duration_secs_listener(_listen)
 
 
 class CompileLog:
-    """Collect the XLA compilations (name and seconds) that happen inside a ``with`` block.
+    """Collect the XLA compilations and jaxpr traces (name, seconds) inside a ``with`` block.
 
-    JAX reports the compiled function's name with its compile event, so the
-    log tells a train step from an op-by-op initialiser.
+    JAX reports the function's name with its compile and trace events, so
+    the log tells a train step from an op-by-op initialiser, and counts the
+    Python re-traces that cost time without compiling anything.
 
     Examples
     --------
@@ -44,12 +54,13 @@ class CompileLog:
     """
 
     def __enter__(self):
-        self._start = len(_compiled)
-        self.entries = []
+        self._start = counts()
+        self.entries, self.traces = [], []
         return self
 
     def __exit__(self, *exc):
-        self.entries = list(_compiled[self._start:])
+        self.entries = list(_compiled[self._start[0]:])
+        self.traces = list(_traced[self._start[1]:])
 
     @property
     def count(self):
@@ -100,11 +111,48 @@ def rounds(variants, n_rounds, *, label=None):
     return results
 
 
-def verdict(value, target, *, unreachable=None):
-    """``'met'``, ``'missed'`` or ``'unreachable'`` for a ratio against an upper-bound target."""
-    if value <= target:
-        return 'met'
-    return 'unreachable' if unreachable else 'missed'
+def judge(measured, bound, *, unit='x', unreachable=None, lower=False):
+    """A target row: ``{'target', 'value', 'min', 'max', 'status'[, 'reason']}``.
+
+    Parameters
+    ----------
+    measured : dict or float
+        A :func:`summary` (its median is judged, its min-max reported) or a number.
+    bound : float
+        The target's bound: an upper bound, or a lower bound with ``lower=True``.
+    unreachable : str, optional
+        The measured reason why the bound cannot be met on this machine; a
+        miss is then reported as ``'unreachable'`` rather than ``'missed'``.
+    """
+    value = measured['median'] if isinstance(measured, dict) else float(measured)
+    ok = value >= bound if lower else value <= bound
+    row = {'target': f'{">=" if lower else "<="} {bound:g}{unit}', 'value': value, 'unit': unit,
+           'status': 'met' if ok else ('unreachable' if unreachable else 'missed')}
+    if isinstance(measured, dict):
+        row.update(min=measured['min'], max=measured['max'], n=measured['n'])
+    if unreachable and not ok:
+        row['reason'] = unreachable
+    return row
+
+
+def host_profile(fn, repeats, *, top=8):
+    """Where ``fn``'s time goes: cProfile's own-time leaders, per call of ``fn``.
+
+    Waiting for the device shows up as ``array.py:_value`` (a blocking
+    read); everything else is host work in Python.
+    """
+    import cProfile
+    import pstats
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        fn()
+    profiler.disable()
+    rows = sorted(((tt, nc, f'{os.path.basename(file)}:{name}')
+                   for (file, _, name), (_, nc, tt, _, _) in pstats.Stats(profiler).stats.items()), reverse=True)
+    return {'ms_per_call': sum(r[0] for r in rows) / repeats * 1e3,
+            'top': [{'function': name, 'ms_per_call': tt / repeats * 1e3, 'calls_per_call': nc / repeats}
+                    for tt, nc, name in rows[:top]]}
 
 
 def rss_mb():

@@ -19,7 +19,7 @@ import numpy as np
 from trainer import Fitter, Simulator, objectives
 from trainer.models import GainPopulation
 
-from _common import CompileLog, now, paired_ratio, rounds, summary, verdict
+from _common import CompileLog, judge, now, paired_ratio, rounds, summary
 
 N_STEPS = 60
 
@@ -89,18 +89,23 @@ def fitter_workload(n_rounds):
     for key in ('steady_ms_per_step', 'total_s'):
         out['ratios'][f'fitter/seed_3b {key}'] = paired_ratio(
             [r[key] for r in raw['fitter']], [r[key] for r in raw['seed_3b']])
+    out['extra_us_per_step'] = summary([(f['steady_ms_per_step'] - s['steady_ms_per_step']) * 1e3
+                                        for f, s in zip(raw['fitter'], raw['seed_3b'])])
     out['targets'] = {
-        f'Fitter vs hand-written 3b, {label}': {
-            'target': '<= 1.05x', 'value': out['ratios'][f'fitter/seed_3b {key}']['median'],
-            'status': verdict(out['ratios'][f'fitter/seed_3b {key}']['median'], 1.05)}
-        for key, label in (('steady_ms_per_step', 'steady ms/step'), ('total_s', 'total incl. compile'))}
+        f'Fitter vs hand-written 3b, {label}': judge(out['ratios'][f'fitter/seed_3b {key}'], 1.05)
+        for key, label in (('steady_ms_per_step', 'steady ms/step'), ('total_s', '60 steps incl. compile'))}
     return out
+
+
+def run(quick):
+    """Workload 3 at the suite's size."""
+    return fitter_workload(8 if quick else 24)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true')
-    out = fitter_workload(2 if parser.parse_args(argv).quick else 6)
+    out = run(parser.parse_args(argv).quick)
     print(json.dumps(out['targets'], indent=1))
     return out
 

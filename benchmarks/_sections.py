@@ -1,0 +1,254 @@
+"""The detail section of each workload in BENCHMARKS.md, and what a miss's measurements say."""
+
+from _format import fmt_range, num, table
+
+def horn_section(w):
+    v = w['variants']
+    labels = {'a_tutorial': '(a) tutorial loop', 'b_trainer_step': '(b) Trainer, per step',
+              'c_trainer_epoch': '(c) Trainer, compiled epoch'}
+    rows = []
+    for key, label in labels.items():
+        x = v[key]
+        rows.append((label, num(x['time_to_first_epoch_s'], 2), num(x['steady_ms_per_epoch'], 1),
+                     num(x['total_s'], 2), num(x['compilations'], 0), _step_compiles(x['step_compilations']),
+                     num(x['traces_per_epoch_after_epoch_2'], 1), num(x['final_held_out_acc'], 3)))
+    ratios = [(k.replace('_', ' '), fmt_range(r)) for k, r in w['ratios'].items()]
+    a = v['a_tutorial']
+    return '\n\n'.join([
+        f'{w["n_epochs"]} epochs, {w["n_rounds"]} round(s), order rotated each round. Seconds and '
+        'milliseconds are medians [min-max] over rounds; compilations are every XLA compilation in the '
+        'process during the run (op-by-op initialisers included; the first round also pays one-off '
+        'process-wide ones).',
+        table(('Variant', 'time to first epoch (s)', 'steady ms/epoch (epochs 3-19)',
+               f'total {w["n_epochs"]} epochs (s)', 'compilations', 'step/eval compilations',
+               're-traces per epoch after epoch 2', 'final held-out acc'), rows),
+        table(('Ratio (per round, then median [min-max])', 'value'), ratios),
+        'Why (a) is slow after it has compiled: its `evaluate` runs the 64 held-out trials as one batch, '
+        'which leaves HORN\'s hidden states at batch 64; the next `train_step` sees batch-64 states, '
+        'which makes `brainstate.transform.jit` judge its cached trace stale and trace the whole '
+        'backward pass again in Python, and again when the states return to batch 32: '
+        f'{a["traces_per_epoch_after_epoch_2"]["median"]:.0f} re-traces per epoch, '
+        f'{a["trace_s"]["median"]:.1f} s of tracing per run. XLA does not recompile (the traced '
+        'programs repeat), so the compile count hides it. Its two jitted functions compile '
+        f'{_step_compiles(a["step_compilations"])} times in all: `train_step` at each of its first three '
+        'calls (the unbatched initial states, then the batch-32 states, then the optimizer state '
+        'turning from weak- to strong-typed) and once more on the batch-64 states the first '
+        '`evaluate` leaves behind, and `evaluate` once. The Trainer writes a fixed batch-shaped state '
+        'template inside the step, canonicalises the weights and the optimizer state before the first '
+        'call, and pads the held-out batches to the training shape, so each of its programs traces '
+        'and compiles once.',
+        f'Fidelity: (a) is the tutorial\'s code cell for cell ({w["source"]}), with its prints '
+        'dropped and epoch-end timestamps added; (b) and (c) train the same network from the same '
+        'seed on the same 256/64 trials.',
+    ])
+
+
+def _step_compiles(entries):
+    if not entries:
+        return '-'
+    first = entries[0]
+    if all(e == first for e in entries):
+        return ', '.join(f'{k} {v}' for k, v in first.items()) if len(first) > 1 else str(next(iter(first.values())))
+    return '; '.join(', '.join(f'{k} {v}' for k, v in e.items()) for e in entries)
+
+
+FLOOR_NAMES = {'floor': 'pure-JAX floor (scanned epoch)', 'floor_step': 'pure-JAX, one jax.jit call per batch',
+               'trainer_step': 'Trainer, per step', 'trainer_epoch': 'Trainer, compiled epoch'}
+
+
+def floor_section(w):
+    parts = []
+
+    for size in ('i_compute_bound', 'ii_overhead_bound'):
+        s = w[size]
+        rows = []
+        for key, label in FLOOR_NAMES.items():
+            if key not in s['variants']:
+                continue
+            x = s['variants'][key]
+            ratio = s['ratios'].get(f'{key}/floor')
+            rows.append((label, num(x['steady_ms_per_epoch'], 1), fmt_range(ratio) if ratio else '1',
+                         num(x['first_epoch_s'], 2), num(x['compilations'], 0),
+                         f'{x["final_loss"]["median"]:.6f}'))
+        parts.append(f'**({size.split("_")[0]}) {s["describe"]}**; {s["n_epochs"]} epochs, '
+                     f'{s["n_rounds"]} round(s); steady state is the median of epochs 3-{s["n_epochs"]}.')
+        parts.append(table(('Variant', 'steady ms/epoch', 'ratio to the floor', 'first epoch (s)',
+                            'compilations', 'final loss'), rows))
+        extra = [(FLOOR_NAMES[key], FLOOR_NAMES[s["variants"][key]["extra_vs"]], num(s['variants'][key]['extra_ms_per_epoch'], 2),
+                  num(s['variants'][key]['extra_us_per_batch'], 0))
+                 for key in ('trainer_step', 'trainer_epoch') if 'extra_ms_per_epoch' in s['variants'][key]]
+        parts.append(table(('Trainer mode', 'compared with', 'extra ms per epoch', 'extra us per batch'), extra))
+        if s.get('profiles'):
+            parts.append(profile_tables(s["profiles"]))
+    parts.append('Equal work: the floor starts from the RateRNN\'s own initial weights and takes the '
+                 'same batches in the same order, so the final losses agree to float rounding (largest '
+                 f'spread: {w["i_compute_bound"]["final_loss_spread"]:.1e} and '
+                 f'{w["ii_overhead_bound"]["final_loss_spread"]:.1e}). The floor is `RateRNN(cell=\'vanilla\')` '
+                 'written out: `h = relu([x, h] W + b)` (brainstate\'s ValinaRNNCell defaults to relu, not '
+                 'tanh), a linear readout, masked softmax cross-entropy, `optax.adam`, `jax.lax.scan` over '
+                 'time and over the epoch\'s batches inside one `jax.jit`.')
+    return '\n\n'.join(parts)
+
+
+def profile_tables(profiles):
+    """cProfile own-time leaders per epoch call, one column block per variant."""
+    parts = ['Host profile of 10 further epochs of each (cProfile own time in ms per epoch call; a Trainer '
+             'epoch here is a whole `fit(n_epochs=1)` call, and `array.py:_value` is the wait for the device):']
+    for key, prof in profiles.items():
+        rows = [(f'`{t["function"]}`', f'{t["ms_per_call"]:.2f}', f'{t["calls_per_call"]:.0f}') for t in prof['top']]
+        parts.append(f'*{FLOOR_NAMES[key]}* ({prof["ms_per_call"]:.1f} ms per call under the profiler)\n\n'
+                     + table(('function', 'ms per epoch', 'calls per epoch'), rows))
+    return '\n\n'.join(parts)
+
+
+def startup_section(w):
+    rows = []
+    for key, x in w['runs'].items():
+        rows.append((key.replace('_', ' '), num(x['imports_s'], 2), num(x['setup_s'], 2),
+                     num(x['first_epoch_s'], 2), num(x['total_s'], 2)))
+    ratios = [(k.replace('_', ' '), fmt_range(r)) for k, r in w['ratios'].items()]
+    parts = [f'Workload {w["workload"]}; a fresh `python` process per measurement, {w["n_rounds"]} round(s). '
+             'Seconds from spawning the process: imports (interpreter start included), setup (data, model, '
+             'Trainer or optimizer), first epoch (compilation included). Cold: no persistent compilation '
+             'cache (JAX\'s default) or an empty one; warm: the cache directory an earlier run of the same '
+             'side filled (`python -m trainer train` turns the cache on by default, `--no-compile-cache` '
+             'turns it off).',
+             table(('Run', 'imports (s)', 'setup (s)', 'first epoch (s)', 'total (s)'), rows),
+             table(('Ratio', 'value'), ratios)]
+    if w.get('imports'):
+        rows = [(name, f'{seconds:.2f}') for name, seconds in w['imports'].items()]
+        parts.append('Where the Trainer side\'s import time goes (`python -X importtime`, cumulative '
+                     'seconds, one run; nested entries are included in their parents):')
+        parts.append(table(('module', 'seconds'), rows))
+    return '\n\n'.join(parts)
+
+
+def fitter_section(w):
+    v = w['variants']
+    rows = [(label, num(v[key]['total_s'], 3), num(v[key]['steady_ms_per_step'], 3),
+             num(v[key]['compilations'], 0), num(v[key]['g'], 4))
+            for key, label in (('seed_3b', 'hand-written 3b loop (the seed)'), ('fitter', 'Fitter'))]
+    ratios = [(k.replace('_', ' '), fmt_range(r)) for k, r in w['ratios'].items()]
+    return '\n\n'.join([
+        f'{w["n_steps"]} steps of Adam(0.1) on `GainPopulation(1, g=0.5)`, each a 600-step simulation, '
+        f'{w["n_rounds"]} rounds; steady state is the median of steps 11-{w["n_steps"]}.',
+        table(('Variant', f'total, {w["n_steps"]} steps (s)', 'steady ms/step', 'compilations',
+               'g at the end'), rows),
+        table(('Ratio', 'value'), ratios),
+        f'The Fitter adds {num(w["extra_us_per_step"], 0)} us per step to the seed loop\'s step.',
+        'The two end at different g by design: the Fitter restores the best-seen parameters '
+        '(g = 2.0054), the seed loop keeps the last ones (g = 1.9546).',
+    ])
+
+
+def eval_section(w):
+    return '\n\n'.join([
+        f'`Trainer.evaluate` on the 64 held-out trials of workload 1 (two padded batches of 32, one '
+        f'compiled call) against one training epoch (8 steps) of the same warmed Trainer, {w["n_rounds"]} '
+        'rounds of a short fit followed by a burst of evaluations.',
+        table(('Measure', 'value'), [
+            ('training epoch (ms)', num(w['train_epoch_ms'], 2)),
+            ('evaluate (ms)', num(w['evaluate_ms'], 2)),
+            ('evaluate / epoch', fmt_range(w['ratio'])),
+            ('compilations while timed', w['compilations_while_timed'])]),
+    ])
+
+
+def batching_section(w):
+    labels = {'numpy_batches': 'numpy fancy indexing, whole batches',
+              'grain_batches': '`datasets.batches` (grain), whole batches',
+              'numpy_indices': 'numpy slices of the permutation (indices only)',
+              'grain_indices': '`datasets.batch_indices` (grain), indices only'}
+    rows = [(label, num(w['variants'][key], 2)) for key, label in labels.items()]
+    rows += [(f'grain overhead per batch ({kind})', num(w['overhead_us_per_batch'][kind], 2))
+             for kind in ('batches', 'indices')]
+    return '\n\n'.join([
+        f'10k trials of (50, 3) with per-step labels and a mask, batch 64 ({w["n_batches"]} batches an '
+        f'epoch), {w["n_rounds"]} rounds; microseconds per batch.',
+        table(('Variant', 'us per batch'), rows),
+    ])
+
+
+def scaling_section(w):
+    t, h, m = w['trials'], w['hidden'], w['memory']
+    trial_rows = [(n, num(p['ms_per_epoch'], 1), fmt_range(p['ratio_to_ideal'])) for n, p in t['points'].items()]
+    hidden_rows = [(n, num(p['trainer_ms_per_epoch'], 1), num(p['floor_ms_per_epoch'], 1), fmt_range(p['trainer/floor']))
+                   for n, p in h['points'].items()]
+    memory_rows = [(mode.replace('_', ' '), f'{x["rss_epoch10_mb"]:.1f}', f'{x["rss_last_mb"]:.1f}',
+                    f'{x["growth_10_to_last"] * 100:.2f}%', f'{x["slope_kb_per_epoch"]:.1f}')
+                   for mode, x in m['modes'].items()]
+    return '\n\n'.join([
+        f'Trials: Trainer per step on workload 2 (i) data, hidden {t["hidden"]}, {t["n_epochs"]} epochs, '
+        f'{t["n_rounds"]} round(s); steady state is the median of epochs 2-{t["n_epochs"]}; the ratio to '
+        'linear is (ms per trial at n) / (ms per trial at the smallest n).',
+        table(('trials', 'ms/epoch', 'ratio to linear'), trial_rows),
+        f'Hidden units: Trainer per step against the floor, {h["n_trials"]} trials, {h["n_epochs"]} epochs, '
+        f'{h["n_rounds"]} round(s).',
+        table(('hidden', 'Trainer ms/epoch', 'floor ms/epoch', 'Trainer / floor'), hidden_rows),
+        f'Memory: a {m["n_epochs"]}-epoch fit ({m["n_trials"]} trials of workload 2 (ii), held-out '
+        'evaluation every epoch), resident memory read from `/proc/self/status` after every epoch; '
+        f'peak resident memory of the whole benchmark process: {m["peak_rss_mb"]:.0f} MiB.',
+        table(('mode', 'RSS at epoch 10 (MiB)', f'RSS at epoch {m["n_epochs"]} (MiB)', 'growth',
+               'slope (KiB/epoch)'), memory_rows),
+    ])
+
+
+SECTIONS = {'horn': horn_section, 'floor': floor_section, 'startup': startup_section, 'fitter': fitter_section,
+            'eval': eval_section, 'batching': batching_section, 'scaling': scaling_section}
+
+
+def _host_leaders(profile, n=4):
+    rows = [t for t in profile['top'] if not t['function'].endswith(':_value')][:n]
+    return ', '.join(f'`{t["function"]}` {t["ms_per_call"]:.2f} ms' for t in rows)
+
+
+def diagnose(name, measure, w):
+    """What the measurements in this run say about a miss (profiles, overheads, compile counts)."""
+    if name == 'floor' and '(ii)' in measure:
+        s = w['ii_overhead_bound']
+        if 'per-step' in measure:
+            return (f'Against that per-step pure-JAX loop the Trainer is '
+                    f'{fmt_range(s["ratios"]["trainer_step/floor_step"])}: the gap to the scanned floor is '
+                    'the cost of dispatching one compiled program per batch from Python, which only the '
+                    'compiled-epoch mode avoids.')
+        v = s['variants']['trainer_epoch']
+        text = (f'The Trainer adds {num(v["extra_ms_per_epoch"], 2)} ms per epoch '
+                f'({num(v["extra_us_per_batch"], 0)} us per batch) to a floor epoch of '
+                f'{num(s["variants"]["floor"]["steady_ms_per_epoch"], 1)} ms, all of it host work outside '
+                'the compiled program (the losses agree, so the programs do equal work).')
+        if s.get('profiles'):
+            text += f' Host leaders per epoch: {_host_leaders(s["profiles"]["trainer_epoch"])}.'
+        return text + (' Per epoch the Trainer makes one `brainstate.transform.jit` call (cache-key '
+                       'hashing and a staleness check over every state, then reading and writing back '
+                       'every parameter, optimizer and hidden state), an op-by-op `optimizer.lr.step()` '
+                       '(two eager dispatches), and host copies of the per-batch losses. Folding '
+                       '`lr.step()` into the compiled epoch removes the dispatches.')
+    if name == 'floor':
+        size = w['i_compute_bound']
+        key = 'trainer_step' if 'per-step' in measure else 'trainer_epoch'
+        v = size['variants'][key]
+        text = (f'The Trainer adds {num(v["extra_ms_per_epoch"], 1)} ms per epoch to the '
+                f'{FLOOR_NAMES[v["extra_vs"]]} ({num(size["variants"][v["extra_vs"]]["steady_ms_per_epoch"], 0)} ms); '
+                'the epoch is compute-bound, so read the ratio against its min-max.')
+        if key == 'trainer_step':
+            text += (f' The pure-JAX per-step loop is {fmt_range(size["ratios"]["floor_step/floor"])} the '
+                     f'scanned floor, and the Trainer {fmt_range(size["ratios"]["trainer_step/floor_step"])} '
+                     'that loop: one XLA call per batch instead of one scan per epoch.')
+        return text
+    if name == 'fitter':
+        return (f'The Fitter adds {num(w["extra_us_per_step"], 0)} us per step to a seed step of '
+                f'{num(w["variants"]["seed_3b"]["steady_ms_per_step"], 3)} ms. Both loops make one '
+                '`brainstate.transform.jit` call and one host sync (`float(loss)`) per step; the Fitter\'s '
+                'call also takes the target as an argument and returns the prediction, and it copies the '
+                'parameters into a snapshot before every step. Running the steps on state values under '
+                'one plain `jax.jit` (as the Trainer\'s per-step `ValueLoop` does) drops brainstate\'s '
+                'per-call state bookkeeping, most of the step\'s host time, and makes the snapshot a '
+                'reference.')
+    if name == 'batching':
+        o = w['overhead_us_per_batch']
+        return (f'Of the overhead, the grain index stream accounts for {num(o["indices"], 1)} us per batch; '
+                'the rest is the generator that gathers the three arrays. Per-batch times are tens of '
+                'microseconds, so the min-max shows how much of the miss is noise.')
+    if name == 'scaling':
+        return 'See the scaling tables: the per-trial cost grows with the data size.'
+    return 'See the workload\'s section.'
