@@ -200,6 +200,7 @@ def test_checkpoint_resume_is_exact(tmp_path):
     strip = lambda h: [{k: v for k, v in r.items() if k != 'time'} for r in h]
     assert strip(result.history) == strip(full.history)
     assert result.best_epoch == full.best_epoch
+    assert result.n_compilations == {'train': 1, 'eval': 1}  # restored states keep their dtypes
 
 
 def test_resume_with_other_seed_is_refused(tmp_path):

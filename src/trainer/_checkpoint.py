@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from braintools.file import msgpack_load, msgpack_save
 
+from ._step import canonicalize_states, optimizer_states
+
 
 def _contents(weights, optimizer, progress):
     return {
@@ -44,6 +46,7 @@ def load(path, weights, optimizer):
     for key, s in weights.items():
         s.value = as_jax(state['params']['/'.join(map(str, key))])
     optimizer.load_state_dict(as_jax(state['optimizer']))
-    optimizer.lr.load_state_dict(state['scheduler'])
+    optimizer.lr.load_state_dict(as_jax(state['scheduler']))
+    canonicalize_states([*weights.values(), *optimizer_states(optimizer)])  # as before the save
     best = {k: as_jax(state['best']['/'.join(map(str, k))]) for k in weights}
     return json.loads(state['progress']), best

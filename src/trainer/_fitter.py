@@ -3,13 +3,12 @@
 import dataclasses
 from typing import Any
 
-import brainstate
 import braintools
 import jax.numpy as jnp
 
 from . import _checks
 from ._params import param_values, rename_params, set_param_values, trainable_states
-from ._step import make_loss, make_train_step, register
+from ._step import ValueLoop, make_loss, make_train_step, register, write_states
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
@@ -80,8 +79,9 @@ class Fitter:
 
     Give either ``predict(model) -> prediction`` (compared with the target by
     ``objective``) or ``loss_fn(model) -> (loss, aux)`` (the whole loss, no
-    target). ``backend='grad'`` is the seed's section-3b loop under one
-    ``brainstate.transform.jit``; ``backend='scipy'`` hands the same loss to
+    target). ``backend='grad'`` is the seed's section-3b loop, compiled once (a
+    pure ``jax.jit`` of the state values, so no per-step state bookkeeping on
+    the host); ``backend='scipy'`` hands the same loss to
     ``braintools.optim.ScipyOptimizer`` within ``bounds``.
 
     Parameters
@@ -173,17 +173,25 @@ class Fitter:
         if self.backend == 'scipy':
             return self._fit_scipy(target, n_steps)
         register(self.optimizer, weights)
-        step = brainstate.transform.jit(
-            make_train_step(self.model, self.optimizer, weights, self._compute_loss))
+        loop = ValueLoop(make_train_step(self.model, self.optimizer, weights, self._compute_loss))
+        states, values = loop.start(target)
+        is_weight = [any(s is w for w in weights.values()) for s in states]
+
+        def keep_best(best):
+            write_states(states, values)
+            if best is not None:  # parameters from the best point, the rest (optimizer) as they are
+                write_states([s for s, w in zip(states, is_weight) if w],
+                             [v for v, w in zip(best, is_weight) if w])
+
         history, best_loss, best, best_pred = [], float('inf'), None, None
         for i in range(n_steps):
             # The loss of step i is measured at the parameters before its update.
-            before = {k: s.value for k, s in weights.items()}
-            loss, prediction = step(target)
+            before = values
+            values, (loss, prediction) = loop(values, target)
             loss = float(loss)
             history.append(loss)
             if not _checks.finite(loss):
-                self._restore(weights, best)
+                keep_best(best)
                 raise NonFiniteLossError(
                     f"the loss became {loss} at step {i}; the model keeps its best "
                     f"parameters (loss {best_loss:.6g}). Lower the learning rate or "
@@ -191,18 +199,14 @@ class Fitter:
                 )
             if loss < best_loss:
                 best_loss, best, best_pred = loss, before, prediction
-            info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
-            if any([cb(info) is True for cb in self.callbacks]):
-                break
-        self._restore(weights, best)
+            if self.callbacks:
+                write_states(states, values)  # callbacks see the model after step i
+                info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
+                if any([cb(info) is True for cb in self.callbacks]):
+                    break
+        keep_best(best)
         return FitResult('grad', best_loss, param_values(self.model), history, len(history),
                          best_pred, self.model)
-
-    @staticmethod
-    def _restore(weights, snapshot):
-        if snapshot is not None:
-            for k, s in weights.items():
-                s.value = snapshot[k]
 
     def _fit_scipy(self, target, n_steps):
         rename_params(self.bounds, self.model)  # raises on an unknown name

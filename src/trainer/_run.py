@@ -11,6 +11,7 @@ from ._compiles import counting
 from ._data import eval_indices, to_device
 from ._fitter import NonFiniteLossError
 from ._params import param_values
+from ._step import step_schedule
 
 
 class FitRun:
@@ -75,8 +76,8 @@ class FitRun:
         if bad.size:
             raise NonFiniteLossError(
                 f"the training loss became {losses[bad[0]]} at epoch {epoch}, step {bad[0]}.")
-        if self.t.lr_schedule == 'epoch':
-            self.t.optimizer.lr.step()
+        if self.t.lr_schedule == 'epoch' and not self.compile_epoch:  # a compiled epoch steps it itself
+            step_schedule(self.t.optimizer)
         row = {'epoch': epoch, 'loss': float(np.mean(losses)),
                **{k: float(np.mean(v)) for k, v in metrics.items()}}
         if self.held_out is not None:

@@ -56,7 +56,7 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
             grads, _ = optax.clip_by_global_norm(clip_norm).update(grads, optax.EmptyState())
         optimizer.step(grads)
         if lr_per_step:
-            optimizer.lr.step()
+            step_schedule(optimizer)
         return loss, aux
 
     return step
@@ -82,18 +82,31 @@ class ValueLoop:
         # jaxpr_call returns None for a state it passes through (a Python list value).
         return [v if n is None else n for v, n in zip(values, new)], out
 
+    def start(self, *args):
+        """Trace the step for these argument shapes; return ``(states, their values)``."""
+        states = self._fn.get_states(*args)
+        return states, [s.value for s in states]
+
+    def __call__(self, values, *args):
+        """One step on plain values: ``(new_values, output)``; no state is touched."""
+        return self._jitted(values, *args)
+
     def run(self, fixed, stream):
         """Call ``step(*fixed, x)`` for each ``x`` of ``stream``; return the outputs, on device."""
         outs, states, values = [], (), ()
         for x in stream:
-            if not outs:  # traces the step on the first call for these shapes
-                states = self._fn.get_states(*fixed, x)
-                values = [s.value for s in states]
-            values, out = self._jitted(values, *fixed, x)
+            if not outs:
+                states, values = self.start(*fixed, x)
+            values, out = self(values, *fixed, x)
             outs.append(out)
-        for state, value in zip(states, values):
-            state.value = value
+        write_states(states, values)
         return outs
+
+
+def write_states(states, values):
+    """Assign ``values`` to ``states``, pairwise."""
+    for state, value in zip(states, values):
+        state.value = value
 
 
 def register(optimizer, weights):
@@ -105,7 +118,23 @@ def register(optimizer, weights):
     """
     canonicalize_states(weights.values())
     optimizer.register_trainable_weights(weights)
-    canonicalize_states(brainstate.graph.states(optimizer).values())
+    canonicalize_states(optimizer_states(optimizer))
+
+
+def step_schedule(optimizer):
+    """Advance the learning-rate schedule (on the host or inside a compiled step).
+
+    A schedule may write a Python float (a weak type) where the last call left
+    a float32 array; left as is, the next call would recompile.
+    """
+    optimizer.lr.step()
+    canonicalize_states(optimizer_states(optimizer))
+
+
+def optimizer_states(optimizer):
+    """The optimizer's states, with its LR scheduler's (which hang off it, outside its graph)."""
+    schedule = [v for v in vars(optimizer.lr).values() if isinstance(v, brainstate.State)]
+    return [*brainstate.graph.states(optimizer).values(), *schedule]
 
 
 def canonicalize_states(states):

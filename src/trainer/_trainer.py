@@ -15,7 +15,7 @@ from ._reduce import call_with_mask
 from ._run import FitRun
 from ._result import TrainResult
 from ._states import batch_template, load_template
-from ._step import ValueLoop, make_train_step, register
+from ._step import ValueLoop, make_train_step, register, step_schedule
 from .metrics import get as get_metric
 from .objectives import accepts_mask
 
@@ -120,9 +120,13 @@ class Trainer:
                                    clip_norm=self.grad_clip_norm,
                                    lr_per_step=self.lr_schedule == 'step')
             if compile_epoch:
-                self._train_fns[True] = brainstate.transform.jit(
-                    lambda data, idx_stack: brainstate.transform.for_loop(
-                        lambda idx: step(data, idx), idx_stack))
+                def epoch(data, idx_stack):
+                    out = brainstate.transform.for_loop(lambda idx: step(data, idx), idx_stack)
+                    if self.lr_schedule == 'epoch':  # inside: no eager op-by-op dispatch after
+                        step_schedule(self.optimizer)
+                    return out
+
+                self._train_fns[True] = brainstate.transform.jit(epoch)
             else:
                 self._train_fns[False] = ValueLoop(step)
         return self._train_fns[compile_epoch]

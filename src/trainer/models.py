@@ -83,9 +83,10 @@ class RateRNN(brainstate.nn.Module):
 
     One call advances one time step: ``update(x_t) -> y_t`` with ``x_t`` of
     shape ``(batch, n_input)`` and ``y_t`` of shape ``(batch, n_output)``; the
-    Trainer's default forward rolls it over time. Weights start orthogonal
-    (recurrent cell) and Glorot-normal (readout), biases at zero, drawn with
-    numpy from ``seed`` so construction compiles nothing.
+    Trainer's default forward rolls it over time. Weights follow brainstate's
+    choice per cell (orthogonal for GRU, Glorot normal for the vanilla and
+    LSTM cells and the readout), biases start at zero, all drawn with numpy
+    from ``seed`` so construction compiles nothing.
 
     Parameters
     ----------
@@ -105,8 +106,10 @@ class RateRNN(brainstate.nn.Module):
     (4, 2)
     """
 
-    _CELLS = {'vanilla': brainstate.nn.ValinaRNNCell, 'gru': brainstate.nn.GRUCell,
-              'lstm': brainstate.nn.LSTMCell}
+    # The cell and its recurrent-weight initialiser, as brainstate chooses them.
+    _CELLS = {'vanilla': (brainstate.nn.ValinaRNNCell, 'glorot'),
+              'gru': (brainstate.nn.GRUCell, 'orthogonal'),
+              'lstm': (brainstate.nn.LSTMCell, 'glorot')}
 
     def __init__(self, n_input, n_hidden, n_output, *, cell='gru', seed=0):
         super().__init__()
@@ -115,8 +118,9 @@ class RateRNN(brainstate.nn.Module):
         rng = np.random.default_rng(seed)
         zeros = _NumpyInit(rng, 'zeros')
         self.n_input = n_input
-        self.cell = self._CELLS[cell](n_input, n_hidden, w_init=_NumpyInit(rng, 'orthogonal'),
-                                      b_init=zeros, state_init=zeros)
+        cell_class, w_kind = self._CELLS[cell]
+        self.cell = cell_class(n_input, n_hidden, w_init=_NumpyInit(rng, w_kind),
+                               b_init=zeros, state_init=zeros)
         self.readout = brainstate.nn.Linear(n_hidden, n_output, w_init=_NumpyInit(rng, 'glorot'),
                                             b_init=zeros)
 
