@@ -261,7 +261,9 @@ def test_accepts_plain_arrays():
     (dict(batch_size=1000), 'batch_size must be at most 96'),
     (dict(n_epochs=0), 'n_epochs must be a positive int'),
     (dict(monitor='held_out_f1'), "monitor='held_out_f1' is not a history key"),
-], ids=['batch-zero', 'batch-too-large', 'no-epochs', 'unknown-monitor'])
+    (dict(patience=0), 'patience must be a positive int, got 0. Pass None'),
+    (dict(mode='largest'), "mode must be 'auto', 'min' or 'max'"),
+], ids=['batch-zero', 'batch-too-large', 'no-epochs', 'unknown-monitor', 'patience-zero', 'bad-mode'])
 def test_bad_fit_arguments(kwargs, match):
     args = dict(n_epochs=1, batch_size=16, held_out=make_data(32))
     args.update(kwargs)

@@ -1,8 +1,8 @@
 """THE section-3b step, written once for the Fitter and the Trainer.
 
-``make_train_step`` returns an uncompiled function; the caller wraps it in
-``brainstate.transform.jit`` (the Fitter, the Trainer's per-step mode) or
-scans it over a stack of batches (the Trainer's compiled-epoch mode).
+``make_train_step`` returns an uncompiled function; the caller runs it through
+:class:`ValueLoop` (the Fitter, the Trainer's per-step mode) or scans it over
+a stack of batches inside ``brainstate.transform.jit`` (the compiled epoch).
 """
 
 import brainstate

@@ -241,6 +241,8 @@ class Trainer:
             'batch_size', batch_size, at_most=len(train),
             fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
         eval_every = _checks.positive_int('eval_every', eval_every)
+        if patience is not None:
+            _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
         self._check_features(train)
         self._check_masks(train, batch_size, padded=False)
         if held_out is not None:
