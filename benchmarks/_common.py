@@ -235,3 +235,14 @@ def machine_info():
             'grain', 'optax', 'numpy')},
         'git_commit': _git_commit(),
     }
+
+
+def run_alone(run, doc, argv=None):
+    """``python benchmarks/<workload>.py [--quick]``: run one workload and print its targets."""
+    import argparse
+    import json
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument('--quick', action='store_true')
+    out = run(parser.parse_args(argv).quick)
+    print(json.dumps(out['targets'], indent=1))
+    return out

@@ -7,13 +7,11 @@ the same rows; the difference per batch is what grain's bookkeeping costs.
 Run alone: ``python benchmarks/batching.py [--quick]``.
 """
 
-import argparse
-import json
 
 import datasets
 import numpy as np
 
-from _common import judge, now, paired_ratio, rounds, summary
+from _common import judge, now, paired_ratio, rounds, run_alone, summary
 
 N_TRIALS, N_STEPS, N_FEATURES, BATCH = 10_000, 50, 3, 64
 
@@ -85,13 +83,5 @@ def run(quick):
     return batching_workload(*((40, 1) if quick else (120, 1)))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true')
-    out = run(parser.parse_args(argv).quick)
-    print(json.dumps(out['targets'], indent=1))
-    return out
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(run, __doc__)

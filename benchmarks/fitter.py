@@ -8,8 +8,6 @@ compilation.
 Run alone: ``python benchmarks/fitter.py [--quick]``.
 """
 
-import argparse
-import json
 
 import brainstate
 import braintools
@@ -19,7 +17,7 @@ import numpy as np
 from trainer import Fitter, Simulator, objectives
 from trainer.models import GainPopulation
 
-from _common import CompileLog, judge, now, paired_ratio, rounds, summary
+from _common import CompileLog, judge, now, paired_ratio, rounds, run_alone, summary
 
 N_STEPS = 60
 
@@ -102,13 +100,5 @@ def run(quick):
     return fitter_workload(8 if quick else 24)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true')
-    out = run(parser.parse_args(argv).quick)
-    print(json.dumps(out['targets'], indent=1))
-    return out
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(run, __doc__)

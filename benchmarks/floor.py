@@ -15,8 +15,6 @@ between calls.
 Run alone: ``python benchmarks/floor.py [--quick]``.
 """
 
-import argparse
-import json
 
 import brainstate
 import braintools
@@ -26,7 +24,7 @@ import trainer
 from trainer.models import RateRNN
 
 import _floor_jax
-from _common import CompileLog, host_profile, judge, now, summary
+from _common import CompileLog, host_profile, judge, now, run_alone, summary
 
 BATCH, SEED = 64, 0
 
@@ -215,13 +213,5 @@ def run(quick):
     return floor_workload(*((1, 12, 4) if quick else (2, 30, 10)))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true')
-    out = run(parser.parse_args(argv).quick)
-    print(json.dumps(out['targets'], indent=1))
-    return out
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(run, __doc__)

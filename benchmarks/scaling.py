@@ -3,15 +3,13 @@
 Run alone: ``python benchmarks/scaling.py [--quick]``.
 """
 
-import argparse
-import json
 
 import braintools
 import numpy as np
 import trainer
 
 import floor
-from _common import judge, now, peak_rss_mb, rss_mb
+from _common import judge, now, peak_rss_mb, rss_mb, run_alone
 
 SIZE = 'i_compute_bound'
 
@@ -98,13 +96,5 @@ def run(quick):
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true')
-    out = run(parser.parse_args(argv).quick)
-    print(json.dumps(out['targets'], indent=1))
-    return out
-
-
 if __name__ == '__main__':
-    main()
+    run_alone(run, __doc__)
