@@ -28,15 +28,16 @@ def _shapes(model):
 def batch_template(model, batch_size):
     """Initialise ``model``'s states to ``batch_size`` and return ``{path: value}``.
 
-    States that ignore the batch size are broadcast to ``(batch_size, ...)``.
-    The model is left holding the template values.
+    Hidden states that ignore the batch size are broadcast to
+    ``(batch_size, ...)`` (other states, a step counter say, are left as they
+    are). The model is left holding the template values.
     """
     brainstate.nn.init_all_states(model, batch_size=batch_size + 1)
     probe = _shapes(model)
     brainstate.nn.init_all_states(model, batch_size=batch_size)
     states = hidden_states(model)
     for key, state in states.items():
-        if probe.get(key) == jax.tree.map(jnp.shape, state.value):
+        if isinstance(state, brainstate.HiddenState) and probe.get(key) == jax.tree.map(jnp.shape, state.value):
             state.value = jax.tree.map(
                 lambda x: jnp.broadcast_to(x, (batch_size,) + jnp.shape(x)), state.value)
     canonicalize_states(states.values())
