@@ -76,6 +76,14 @@ def test_nan_loss_stops_and_keeps_best():
     assert all(np.isfinite(calls))
 
 
+def test_nan_at_the_first_step_keeps_the_initial_parameters():
+    model = GainPopulation(1, g=1.0)
+    with pytest.raises(NonFiniteLossError, match='at step 0'):
+        Fitter(model, braintools.optim.SGD(lr=0.1),
+               loss_fn=lambda m: (jnp.log(m.g.value() - 1.0), None)).fit(n_steps=3)
+    assert float(model.g.value()) == 1.0
+
+
 def test_callback_stops_early():
     result = Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1),
                     loss_fn=lambda m: ((m.g.value() - 2.0) ** 2, None),

@@ -191,7 +191,7 @@ class Fitter:
             loss = float(loss)
             history.append(loss)
             if not _checks.finite(loss):
-                keep_best(best)
+                keep_best(before if best is None else best)
                 raise NonFiniteLossError(
                     f"the loss became {loss} at step {i}; the model keeps its best "
                     f"parameters (loss {best_loss:.6g}). Lower the learning rate or "
