@@ -1,6 +1,7 @@
 import brainstate
 import braintools
 import brainunit as u
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -73,15 +74,24 @@ def test_nan_loss_stops_and_keeps_best():
         Fitter(model, braintools.optim.SGD(lr=0.05), loss_fn=loss_fn,
                callbacks=[lambda info: calls.append(info['loss'])]).fit(n_steps=50)
     assert 0.5 < float(model.g.value()) <= 0.75
-    assert all(np.isfinite(calls))
+    assert len(calls) >= 2  # some steps were fine before the NaN
 
 
 def test_nan_at_the_first_step_keeps_the_initial_parameters():
     model = GainPopulation(1, g=1.0)
+    optimizer = braintools.optim.Adam(lr=0.1)
     with pytest.raises(NonFiniteLossError, match='at step 0'):
-        Fitter(model, braintools.optim.SGD(lr=0.1),
-               loss_fn=lambda m: (jnp.log(m.g.value() - 1.0), None)).fit(n_steps=3)
+        Fitter(model, optimizer, loss_fn=lambda m: (jnp.log(m.g.value() - 1.0), None)).fit(n_steps=3)
     assert float(model.g.value()) == 1.0
+    # The optimizer never took the failed step either.
+    assert int(optimizer.step_count.value) == 0
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(optimizer.opt_state.value))
+
+
+def test_loss_fn_with_objective_is_refused():
+    with pytest.raises(ValueError, match='objective and transient would be ignored'):
+        Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), loss_fn=lambda m: (0.0, None),
+               objective=objectives.mse())
 
 
 def test_callback_stops_early():

@@ -108,6 +108,7 @@ def test_restore_best_leaves_model_at_best_epoch():
     train, held_out = make_data(96).split(64, seed=0)
     trainer = make_trainer(lr=0.5)  # large steps: the last epoch is rarely the best
     result = trainer.fit(train, held_out=held_out, n_epochs=6, batch_size=16, monitor='held_out_acc')
+    assert result.best_epoch < 6
     assert trainer.evaluate(held_out, batch_size=16)['acc'] == pytest.approx(result.best_value)
     for name, value in result.best_params.items():
         state = trainer.model.states(brainstate.ParamState)[tuple(
@@ -229,6 +230,11 @@ def test_nan_loss_stops_and_keeps_best(tmp_path):
     assert_trees_equal(params_of(trainer.model), seen[best_epoch][0])
     # The failed epoch never reached the checkpoint.
     assert open(ckpt, 'rb').read() == seen[2][1]
+    # Nor the optimizer: its moments and step count are as after epoch 2, so training can go on.
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(trainer.optimizer.opt_state.value))
+    assert int(trainer.optimizer.step_count.value) == 8
+    trainer.objective = objectives.cross_entropy()
+    assert np.isfinite(trainer.fit(make_data(64), n_epochs=1, batch_size=16).history[0]['loss'])
 
 
 def test_progress_bar_shows_loss_and_metric(capsys):
@@ -378,6 +384,37 @@ def test_restore_best_false_keeps_last_parameters():
     train, held_out = make_data(96).split(64, seed=0)
     seen = {}
     trainer = make_trainer(lr=0.5, callbacks=[lambda info: seen.__setitem__(info['epoch'], params_of(info['model']))])
-    result = trainer.fit(train, held_out=held_out, n_epochs=4, batch_size=16, restore_best=False)
+    result = trainer.fit(train, held_out=held_out, n_epochs=4, batch_size=16, restore_best=False,
+                         monitor='held_out_acc')
+    assert result.best_epoch < 4  # else the last and the best parameters would coincide
     assert_trees_equal(params_of(trainer.model), seen[4])
     assert_trees_equal(result.best_params['readout.weight'], seen[result.best_epoch][('readout', 'weight')])
+
+
+def test_evaluate_with_ragged_step_mask_does_not_depend_on_batch_size():
+    data = make_data(50)
+    rng = np.random.default_rng(0)
+    mask = (np.arange(data.n_steps)[None, :] >= rng.integers(1, data.n_steps, 50)[:, None]).astype(np.float32)
+    masked = datasets.from_arrays(data.inputs, np.repeat(data.targets[:, None], data.n_steps, 1), mask)
+    trainer = make_trainer()
+    trainer.fit(masked, n_epochs=1, batch_size=16)
+    padded = trainer.evaluate(masked, batch_size=16)
+    whole = make_trainer(trainer.model).evaluate(masked, batch_size=50)
+    assert padded['loss'] == pytest.approx(whole['loss'], rel=1e-5)
+    assert padded['acc'] == pytest.approx(whole['acc'], abs=1e-6)
+
+
+def test_a_type_error_in_the_objective_is_not_blamed_on_the_inputs():
+    def broken(p, t, mask=None):
+        raise TypeError('my objective bug')
+
+    trainer = Trainer(make_model(), braintools.optim.Adam(lr=1e-2), objective=broken, progress=False)
+    with pytest.raises(TypeError, match='my objective bug'):
+        trainer.fit(make_data(), n_epochs=1, batch_size=16)
+
+
+def test_changing_the_objective_between_fits_retraces():
+    trainer = make_trainer()
+    trainer.fit(make_data(), n_epochs=1, batch_size=16)
+    trainer.objective = lambda p, t, mask=None: objectives.cross_entropy()(p, t, mask) * 0.0 + 123.0
+    assert trainer.fit(make_data(), n_epochs=1, batch_size=16).history[0]['loss'] == pytest.approx(123.0)

@@ -102,7 +102,9 @@ class Fitter:
         'best_loss', 'model'}``; returning ``True`` stops the fit.
     backend : {'grad', 'scipy'}, default 'grad'
     bounds : dict, optional
-        ``{dotted_name: (low, high)}`` for ``backend='scipy'``.
+        ``{dotted_name: (low, high)}`` for ``backend='scipy'``: dimensionless
+        parameters only; SciPy runs its own iterations, so ``callbacks`` are
+        not called and ``history`` holds the final loss alone.
     method : str, default 'L-BFGS-B'
         The SciPy method for ``backend='scipy'``.
 
@@ -129,6 +131,10 @@ class Fitter:
                 "loss_fn=callable(model)->(loss, aux); got "
                 f"{'both' if predict is not None else 'neither'}."
             )
+        if loss_fn is not None and (objective is not None or transient is not None):
+            raise ValueError(
+                "loss_fn is the whole loss, so objective and transient would be ignored; "
+                "drop them, or pass predict= instead of loss_fn=.")
         if backend not in ('grad', 'scipy'):
             raise ValueError(f"backend must be 'grad' or 'scipy', got {backend!r}.")
         if backend == 'grad':
@@ -177,9 +183,9 @@ class Fitter:
         states, values = loop.start(target)
         is_weight = [any(s is w for w in weights.values()) for s in states]
 
-        def keep_best(best):
-            write_states(states, values)
-            if best is not None:  # parameters from the best point, the rest (optimizer) as they are
+        def keep_best(current, best):
+            write_states(states, current)
+            if best is not None:  # parameters from the best point, the rest (optimizer) from current
                 write_states([s for s, w in zip(states, is_weight) if w],
                              [v for v, w in zip(best, is_weight) if w])
 
@@ -191,7 +197,7 @@ class Fitter:
             loss = float(loss)
             history.append(loss)
             if not _checks.finite(loss):
-                keep_best(before if best is None else best)
+                keep_best(before, best)  # the failed update touches nothing, optimizer included
                 raise NonFiniteLossError(
                     f"the loss became {loss} at step {i}; the model keeps its best "
                     f"parameters (loss {best_loss:.6g}). Lower the learning rate or "
@@ -204,7 +210,7 @@ class Fitter:
                 info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
                 if any([cb(info) is True for cb in self.callbacks]):
                     break
-        keep_best(best)
+        keep_best(values, best)
         return FitResult('grad', best_loss, param_values(self.model), history, len(history),
                          best_pred, self.model)
 

@@ -11,7 +11,7 @@ from ._compiles import counting
 from ._data import eval_indices, to_device
 from ._fitter import NonFiniteLossError
 from ._params import param_values
-from ._step import step_schedule
+from ._step import optimizer_states, step_schedule, write_states
 
 
 class FitRun:
@@ -37,6 +37,12 @@ class FitRun:
     def restore(self, snapshot):
         for k, s in self.t.weights.items():
             s.value = snapshot[k]
+
+    def undo_epoch(self, best_snapshot=None):
+        """Forget a failed epoch: the optimizer as it was before it, the weights at
+        ``best_snapshot`` (else as before the epoch)."""
+        write_states(optimizer_states(self.t.optimizer), self.optimizer_start)
+        self.restore(self.epoch_start if best_snapshot is None else best_snapshot)
 
     def values_at(self, snapshot):
         current = self.snapshot()
@@ -64,9 +70,12 @@ class FitRun:
         start = time.perf_counter()
         lr = float(np.float32(self.t.optimizer.current_lr))  # one precision, resumed or not
         self.epoch_start = self.snapshot()
+        self.optimizer_start = [s.value for s in optimizer_states(self.t.optimizer)]
         try:
             losses, metrics = self._train_epoch(epoch)
         except TypeError as error:  # JAX reports shape mismatches (wrong n_features) as TypeError
+            if not any(word in str(error) for word in ('shape', 'dot_general', 'incompatible')):
+                raise
             raise ValueError(
                 f"the model could not take a batch of inputs shaped (batch, n_steps, n_features) = "
                 f"({self.batch_size}, {self.train.n_steps}, {self.train.n_features}): {error} "

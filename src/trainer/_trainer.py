@@ -1,5 +1,7 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
+import math
+
 import brainstate
 import jax
 import jax.numpy as jnp
@@ -15,7 +17,7 @@ from ._reduce import call_with_mask
 from ._run import FitRun
 from ._result import TrainResult
 from ._states import batch_template, load_template
-from ._step import ValueLoop, make_train_step, register, step_schedule
+from ._step import ValueLoop, make_loss, make_train_step, register, step_schedule
 from .metrics import get as get_metric
 from .objectives import accepts_mask
 
@@ -112,7 +114,10 @@ class Trainer:
         return loss, {name: score(m, f'metric {name!r}') for name, m in self.metrics.items()}
 
     def _train_fn(self, compile_epoch):
-        if compile_epoch not in self._train_fns:
+        # Keyed on everything the compiled step closes over, so changing one retraces.
+        key = (compile_epoch, self.objective, self.forward, tuple(self.metrics.items()),
+               self.grad_clip_norm, self.lr_schedule)
+        if key not in self._train_fns:
             def compute_loss(data, idx):
                 return self._predict_and_score(data, idx)
 
@@ -126,28 +131,32 @@ class Trainer:
                         step_schedule(self.optimizer)
                     return out
 
-                self._train_fns[True] = brainstate.transform.jit(epoch)
+                self._train_fns[key] = brainstate.transform.jit(epoch)
             else:
-                self._train_fns[False] = ValueLoop(step)
-        return self._train_fns[compile_epoch]
+                self._train_fns[key] = ValueLoop(step)
+        return self._train_fns[key]
 
     def _eval(self, data, idx_stack, weights):
-        if self._eval_fn is None:
+        key = (self.objective, self.forward, tuple(self.metrics.items()))
+        if self._eval_fn is None or self._eval_fn[0] != key:
+            score = make_loss(self.model, self._predict_and_score)
+
             def all_batches(data, idx_stack, weights):
                 def batch(idx, weight):
-                    with self.model.param_precompute():
-                        loss, values = self._predict_and_score(data, idx, weight)
-                        return {'loss': loss + self.model.reg_loss(), **values}
+                    loss, values = score(data, idx, weight)
+                    # What the batch's masked means averaged over: its valid trials, or
+                    # with a per-step mask its valid steps.
+                    mass = weight.sum() if data['mask'] is None else (data['mask'][idx] * weight[:, None]).sum()
+                    return {'loss': loss, **values}, mass
 
-                per_batch = brainstate.transform.for_loop(batch, idx_stack, weights)
-                n = weights.sum(axis=1)
-                # Weighted by the trials each batch really holds, not a mean of batch means.
-                return {k: jnp.sum(v * n) / jnp.sum(n) for k, v in per_batch.items()}
+                per_batch, mass = brainstate.transform.for_loop(batch, idx_stack, weights)
+                # Weighted by what each batch really scored, not a mean of batch means.
+                return {k: jnp.sum(v * mass) / jnp.sum(mass) for k, v in per_batch.items()}
 
-            self._eval_fn = brainstate.transform.jit(all_batches)
+            self._eval_fn = key, brainstate.transform.jit(all_batches)
         with counting(self._compiles, 'eval'):
             # The state template travels as an argument, not a baked-in constant.
-            out = self._eval_fn({**data, 'states': self._template}, idx_stack, weights)
+            out = self._eval_fn[1]({**data, 'states': self._template}, idx_stack, weights)
         out = jax.device_get(out)
         return {k: float(out[k]) for k in ['loss', *self.metrics]}
 
@@ -276,7 +285,7 @@ class Trainer:
                     epoch % eval_every == 0 or epoch == n_epochs))
             except NonFiniteLossError as error:
                 kept = f"its best epoch ({best['epoch']})" if best['epoch'] else f"before epoch {epoch}"
-                run.restore(best['snapshot'] if best['epoch'] else run.epoch_start)
+                run.undo_epoch(best['snapshot'] if best['epoch'] else None)
                 bar.close()
                 failure = NonFiniteLossError(
                     f"{error} The model keeps its parameters from {kept}; trainer.history "
@@ -286,7 +295,7 @@ class Trainer:
                 raise failure from None
             self.history.append(row)
             value = row[monitor]
-            if value is not None:
+            if value is not None and math.isfinite(value):  # a NaN would never be beaten
                 if best['value'] is None or sign * (value - best['value']) > min_delta:
                     best.update(epoch=epoch, value=value, wait=0, snapshot=run.snapshot())
                 else:
