@@ -418,3 +418,23 @@ def test_changing_the_objective_between_fits_retraces():
     trainer.fit(make_data(), n_epochs=1, batch_size=16)
     trainer.objective = lambda p, t, mask=None: objectives.cross_entropy()(p, t, mask) * 0.0 + 123.0
     assert trainer.fit(make_data(), n_epochs=1, batch_size=16).history[0]['loss'] == pytest.approx(123.0)
+
+
+def test_resume_continues_the_random_stream(tmp_path):
+    class NoisyRNN(RateRNN):
+        def update(self, x):
+            return super().update(x + 0.3 * brainstate.random.normal(size=x.shape))
+
+    train = make_data(64)
+    fit = dict(batch_size=16, seed=3)
+    brainstate.random.seed(11)
+    straight = make_trainer(NoisyRNN(2, 8, 2, cell='vanilla'), metrics=None)
+    straight.fit(train, n_epochs=4, **fit)
+
+    ckpt = str(tmp_path / 'noisy.msgpack')
+    brainstate.random.seed(11)
+    make_trainer(NoisyRNN(2, 8, 2, cell='vanilla'), metrics=None).fit(train, n_epochs=2, checkpoint=ckpt, **fit)
+    brainstate.random.seed(12345)  # a new process would start elsewhere
+    resumed = make_trainer(NoisyRNN(2, 8, 2, cell='vanilla'), metrics=None)
+    resumed.fit(train, n_epochs=4, resume_from=ckpt, **fit)
+    assert_trees_equal(params_of(resumed.model), params_of(straight.model))

@@ -47,7 +47,7 @@ class FitRun:
     def values_at(self, snapshot):
         current = self.snapshot()
         self.restore(snapshot)
-        values = param_values(self.t.model)
+        values = jax.tree.map(lambda x: x, param_values(self.t.model))  # own containers
         self.restore(current)
         return values
 
