@@ -175,7 +175,8 @@ class Trainer:
         Returns
         -------
         dict
-            ``{'loss': ..., <metric>: ...}``, weighted by trials.
+            ``{'loss': ..., <metric>: ...}``, weighted by the trials (or, under a loss
+            mask, the valid steps) each batch scored.
         """
         ds = as_dataset(dataset, 'dataset')
         batch_size = batch_size or self._template_size or min(len(ds), 256)
