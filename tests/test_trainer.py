@@ -438,3 +438,15 @@ def test_resume_continues_the_random_stream(tmp_path):
     resumed = make_trainer(NoisyRNN(2, 8, 2, cell='vanilla'), metrics=None)
     resumed.fit(train, n_epochs=4, resume_from=ckpt, **fit)
     assert_trees_equal(params_of(resumed.model), params_of(straight.model))
+
+
+def test_evaluate_inside_a_callback_at_another_batch_size():
+    train, held_out = make_data(96).split(64, seed=0)
+    reference = make_trainer().fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    trainer = make_trainer()
+    side = []
+    trainer.callbacks = [lambda info: side.append(trainer.evaluate(held_out, batch_size=8))]
+    result = trainer.fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    strip = lambda h: [{k: v for k, v in r.items() if k != 'time'} for r in h]
+    assert strip(result.history) == strip(reference.history)
+    assert side[-1]['acc'] == pytest.approx(result.history[-1]['held_out_acc'])

@@ -27,7 +27,10 @@ class FitRun:
             self.held_out_idx = jax.device_put(eval_indices(len(held_out), batch_size))
         with brainstate.environ.context(dt=train.dt):
             trainer._ensure_template(batch_size)
+        # This fit's state template, even if a callback evaluates at another batch size.
         self.train_data['states'] = trainer._template
+        if held_out is not None:
+            self.held_out_data['states'] = trainer._template
         self.step = trainer._train_fn(compile_epoch)
 
     def snapshot(self):

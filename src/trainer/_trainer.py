@@ -155,8 +155,8 @@ class Trainer:
 
             self._eval_fn = key, brainstate.transform.jit(all_batches)
         with counting(self._compiles, 'eval'):
-            # The state template travels as an argument, not a baked-in constant.
-            out = self._eval_fn[1]({**data, 'states': self._template}, idx_stack, weights)
+            # data['states'], the state template, travels as an argument, not a baked-in constant.
+            out = self._eval_fn[1](data, idx_stack, weights)
         out = jax.device_get(out)
         return {k: float(out[k]) for k in ['loss', *self.metrics]}
 
@@ -184,7 +184,8 @@ class Trainer:
         self._check_masks(ds, batch_size)
         with brainstate.environ.context(dt=ds.dt):
             self._ensure_template(batch_size)
-            return self._eval(to_device(ds), *jax.device_put(eval_indices(len(ds), batch_size)))
+            data = {**to_device(ds), 'states': self._template}
+            return self._eval(data, *jax.device_put(eval_indices(len(ds), batch_size)))
 
     def _ensure_template(self, batch_size):
         if self._template_size != batch_size:
