@@ -1,7 +1,5 @@
 """Shared argument checks: one place, one message style (argument, rule, value, fix)."""
 
-import math
-
 import braintools
 import jax.numpy as jnp
 import numpy as np
@@ -43,8 +41,3 @@ def scalar_loss(value, who):
             f"{who} must return a scalar, got an array of shape {shape}; "
             "reduce it (e.g. jnp.mean) inside the objective."
         )
-
-
-def finite(value):
-    """``True`` when a host float is neither NaN nor infinite."""
-    return math.isfinite(value)

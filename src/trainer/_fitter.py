@@ -1,6 +1,7 @@
 """``Fitter``: fit one fixed target with the section-3b loop (or SciPy)."""
 
 import dataclasses
+import math
 from typing import Any
 
 import braintools
@@ -196,7 +197,7 @@ class Fitter:
             values, (loss, prediction) = loop(values, target)
             loss = float(loss)
             history.append(loss)
-            if not _checks.finite(loss):
+            if not math.isfinite(loss):
                 keep_best(before, best)  # the failed update touches nothing, optimizer included
                 raise NonFiniteLossError(
                     f"the loss became {loss} at step {i}; the model keeps its best "

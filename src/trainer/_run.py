@@ -93,7 +93,7 @@ class FitRun:
         row = {'epoch': epoch, 'loss': float(np.mean(losses)),
                **{k: float(np.mean(v)) for k, v in metrics.items()}}
         if self.held_out is not None:
-            held = dict.fromkeys(['loss', *self.t.metrics])
+            held = dict.fromkeys(self.t._score_names)
             if evaluate:
                 with brainstate.environ.context(dt=self.held_out.dt):
                     held = self.t._eval(self.held_out_data, *self.held_out_idx)

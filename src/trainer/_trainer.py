@@ -94,6 +94,11 @@ class Trainer:
         self._compiles = {'train': 0, 'eval': 0}
         self._train_fns, self._eval_fn = {}, None
 
+    @property
+    def _score_names(self):
+        """``['loss', <metric names>]``: the keys of every score dict."""
+        return ['loss', *self.metrics]
+
     # -- the compiled pieces ------------------------------------------------
     def _predict_and_score(self, data, idx, weight=None):
         """Set states to the batch shape, run forward, score; returns ``(loss, metrics)``."""
@@ -158,7 +163,7 @@ class Trainer:
             # data['states'], the state template, travels as an argument, not a baked-in constant.
             out = self._eval_fn[1](data, idx_stack, weights)
         out = jax.device_get(out)
-        return {k: float(out[k]) for k in ['loss', *self.metrics]}
+        return {k: float(out[k]) for k in self._score_names}
 
     # -- public API ---------------------------------------------------------
     def evaluate(self, dataset, *, batch_size=None):
@@ -260,7 +265,7 @@ class Trainer:
             self._check_features(held_out)
             self._check_masks(held_out, batch_size)
         monitor = monitor or ('held_out_loss' if held_out is not None else 'loss')
-        keys = ['loss', *self.metrics] + ([f'held_out_{k}' for k in ['loss', *self.metrics]] if held_out is not None else [])
+        keys = self._score_names + ([f'held_out_{k}' for k in self._score_names] if held_out is not None else [])
         if monitor not in keys:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         sign = _mode_sign(mode, monitor)
