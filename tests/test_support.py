@@ -13,11 +13,12 @@ import pytest
 import datasets
 from trainer import TrainResult
 from trainer._checkpoint import load, save
+from trainer._program import Program, environ_key
 from trainer._compiles import counting, total
 from trainer._data import as_dataset, eval_indices
 from trainer._progress import ProgressBar
-from trainer._states import batch_template
-from trainer._step import canonicalize_states, register
+from trainer._state import batch_template, strong
+from trainer._step import register
 from trainer.models import GainPopulation, RateRNN
 
 
@@ -27,11 +28,11 @@ def test_batch_template_keeps_batched_states():
     assert {v.shape for v in template.values()} == {(3, 5)}
 
 
-def test_canonicalize_removes_weak_types():
-    state = brainstate.State(jnp.asarray(1.0))
-    assert state.value.weak_type
-    canonicalize_states([state])
-    assert not state.value.weak_type and state.value.dtype == jnp.float32
+def test_strong_removes_weak_types():
+    value = jnp.asarray(1.0)
+    assert value.weak_type
+    value = strong(value)
+    assert not value.weak_type and value.dtype == jnp.float32
 
 
 def test_register_gives_strong_optimizer_state():
@@ -51,13 +52,16 @@ def test_checkpoint_round_trip_with_units(tmp_path):
             self.v = brainstate.nn.Param(v * u.mV, fit=True)
 
     a, b = M(-60.), M(0.)
-    wa, wb = a.states(brainstate.ParamState), b.states(brainstate.ParamState)
-    oa, ob = braintools.optim.Adam(lr=0.1), braintools.optim.Adam(lr=0.1)
-    register(oa, wa)
-    register(ob, wb)
+    programs = []
+    for m in (a, b):
+        opt = braintools.optim.Adam(lr=0.1)
+        register(opt, m.states(brainstate.ParamState))
+        programs.append(Program(m, opt))
     path = str(tmp_path / 'c.msgpack')
-    save(path, wa, oa, {'epoch': 3}, {k: s.value for k, s in wa.items()})
-    progress, best = load(path, wb, ob)
+    saved = programs[0].read()
+    save(path, saved, saved.params, {'epoch': 3})
+    state, best, progress = load(path, programs[1].read())
+    programs[1].write(state)
     assert progress == {'epoch': 3}
     assert u.math.allclose(b.v.value(), -60. * u.mV)
     assert u.math.allclose(best[('v', 'val')], -60. * u.mV)
@@ -65,9 +69,10 @@ def test_checkpoint_round_trip_with_units(tmp_path):
 
 def test_missing_checkpoint_is_named(tmp_path):
     m = GainPopulation(1)
-    w = m.states(brainstate.ParamState)
+    opt = braintools.optim.Adam(lr=0.1)
+    register(opt, m.states(brainstate.ParamState))
     with pytest.raises(FileNotFoundError, match='resume_from='):
-        load(str(tmp_path / 'nope'), w, braintools.optim.Adam(lr=0.1))
+        load(str(tmp_path / 'nope'), Program(m, opt).read())
 
 
 def test_progress_bar_disabled_writes_nothing():
@@ -126,20 +131,48 @@ def test_gain_population_one_step():
     assert float(r[0]) == pytest.approx(0.01 * 2.0 * np.tanh(1.0), rel=1e-6)
 
 
-def test_value_loop_matches_stateful_calls_and_writes_back():
-    from trainer._step import ValueLoop
-    counter = brainstate.State(jnp.zeros(3))
-    total_ = brainstate.State(jnp.asarray(0.0))
+def test_program_runs_a_stateful_step_as_a_pure_function():
+    net = RateRNN(2, 3, 2)
+    opt = braintools.optim.SGD(lr=0.5)
+    register(opt, net.states(brainstate.ParamState))
+    program = Program(net, opt)
+    before = program.read()
 
-    def step(scale, x):
-        counter.value = counter.value + x * scale
-        total_.value = total_.value + jnp.sum(x)
-        return jnp.sum(counter.value)
+    def nudge(x):
+        net.readout.weight.value = jax.tree.map(lambda w: w + x, net.readout.weight.value)
+        return jnp.sum(net.readout.weight.value['bias'])
 
-    outs = ValueLoop(step).run((2.0,), [jnp.ones(3), jnp.arange(3.0)])
-    np.testing.assert_allclose([float(o) for o in outs], [6.0, 12.0])
-    np.testing.assert_allclose(counter.value, [2.0, 4.0, 6.0])
-    assert float(total_.value) == 6.0
+    step = program.jit('nudge', None, lambda: nudge)
+    after, out = step(before, jnp.float32(1.0))
+    key = ('readout', 'weight')
+    np.testing.assert_allclose(after.params[key]['bias'], before.params[key]['bias'] + 1.0)
+    assert float(out) == pytest.approx(float(np.sum(before.params[key]['bias'] + 1.0)))
+    # Pure: the model is untouched until the state is written back.
+    np.testing.assert_array_equal(net.readout.weight.value['bias'], before.params[key]['bias'])
+    program.write(after)
+    np.testing.assert_array_equal(net.readout.weight.value['bias'], after.params[key]['bias'])
+
+
+def test_program_is_keyed_on_dt():
+    net = GainPopulation(1, g=2.0)
+    opt = braintools.optim.SGD(lr=0.1)
+    register(opt, net.states(brainstate.ParamState))
+    program = Program(net, opt)
+    brainstate.nn.init_all_states(net)
+
+    def one_step():
+        return net.update(1.0)
+
+    outs = {}
+    for dt in (1.0, 0.1):
+        with brainstate.environ.context(dt=dt * u.ms):
+            state = program.read()
+            outs[dt] = float(program.jit('step', None, lambda: one_step)(state)[1][0])
+    # r after one Euler step from 0: dt / tau * g * tanh(1)
+    assert outs[1.0] == pytest.approx(0.1 * 2 * np.tanh(1.0), rel=1e-6)
+    assert outs[0.1] == pytest.approx(0.01 * 2 * np.tanh(1.0), rel=1e-6)
+    with brainstate.environ.context(dt=0.1 * u.ms):
+        assert environ_key() != ()
 
 
 def test_rate_rnn_init_is_seeded_and_compiles_nothing():

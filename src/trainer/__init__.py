@@ -14,11 +14,14 @@ The whole loop, in brief::
     result = trainer.fit(train, held_out=held_out, n_epochs=10, batch_size=32)
 
 ``Fitter`` is the other front door: one fixed target, the seed's section-3b
-loop. Both run the same compiled step (``trainer._step``).
+loop. Both run the same section-3b step (``trainer._step``), compiled by one
+owner (``trainer._program``) as a pure function of an explicit state.
 """
 
 from . import metrics, models, objectives
-from ._fitter import FitResult, Fitter, NonFiniteLossError
+from ._checkpoint import load_checkpoint
+from ._errors import NonFiniteLossError
+from ._fitter import FitResult, Fitter
 from ._params import rename_params
 from ._result import TrainResult
 from ._simulator import Simulator
@@ -35,6 +38,7 @@ __all__ = sorted([
     'metrics',
     'models',
     'objectives',
+    'load_checkpoint',
     'rename_params',
     'rollout',
 ])

@@ -1,17 +1,32 @@
 """Shared argument checks: one place, one message style (argument, rule, value, fix)."""
 
+import inspect
+import math
+import numbers
+
 import braintools
 import jax.numpy as jnp
 import numpy as np
 
 
+def _fix(fix):
+    return f' {fix}' if fix else ''
+
+
 def positive_int(name, value, *, at_most=None, fix=''):
     """Return ``value`` as an int, or raise naming the argument and the rule."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.{' ' + fix if fix else ''}")
+        raise ValueError(f"{name} must be a positive int, got {value!r}.{_fix(fix)}")
     if at_most is not None and value > at_most:
-        raise ValueError(f"{name} must be at most {at_most}, got {value}.{' ' + fix if fix else ''}")
+        raise ValueError(f"{name} must be at most {at_most}, got {value}.{_fix(fix)}")
     return int(value)
+
+
+def positive_float(name, value, *, fix=''):
+    """Return ``value`` as a float > 0 and finite, or raise naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.{_fix(fix)}")
+    return float(value)
 
 
 def optax_optimizer(optimizer):
@@ -33,11 +48,34 @@ def has_trainable(weights, who):
         )
 
 
-def scalar_loss(value, who):
-    """Raise ``ValueError`` when an objective returned something other than a scalar."""
-    shape = jnp.shape(value)
-    if shape != ():
+def scalar(value, who, *, fix='reduce it (e.g. jnp.mean) inside the callable.'):
+    """Raise unless ``value`` (traced or not) is a numeric scalar; ``who`` names its source."""
+    if isinstance(value, (str, bytes)) or not hasattr(jnp.asarray(value) if isinstance(
+            value, numbers.Number) else value, 'shape'):
+        raise TypeError(f"{who} must return a numeric scalar, got {type(value).__name__} {value!r:.60}; {fix}")
+    if jnp.shape(value) != ():
+        raise ValueError(f"{who} must return a scalar, got an array of shape {jnp.shape(value)}; {fix}")
+
+
+def objective_callable(fn, name, *, minimised=True):
+    """Raise unless ``fn`` looks like ``fn(prediction, target[, mask])`` (not an unbuilt builder).
+
+    A callable marked ``is_score`` (1.0 = perfect) is refused where it would be minimised.
+    """
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable(prediction, target[, mask]), got {fn!r}.")
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return fn
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2 and not any(p.kind == p.VAR_POSITIONAL for p in params):
+        label = getattr(fn, '__qualname__', repr(fn))
+        raise TypeError(
+            f"{name}={label} takes {len(positional)} positional argument(s), but it is called as "
+            f"{name}(prediction, target[, mask]). If it is a builder, call it: {name}={label}().")
+    if minimised and getattr(fn, 'is_score', False):
         raise ValueError(
-            f"{who} must return a scalar, got an array of shape {shape}; "
-            "reduce it (e.g. jnp.mean) inside the objective."
-        )
+            f"{name} is a score to maximise (1.0 = perfect), not a loss; the trainer minimises. "
+            "Build it with as_loss=True, e.g. objectives.fc_corr(as_loss=True).")
+    return fn

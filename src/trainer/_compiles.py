@@ -3,27 +3,30 @@
 A Python-level trace counter misses recompilations that reuse a cached jaxpr
 (a state whose dtype changed), so we listen to JAX's own compile event. It
 fires for every executable a call needs, also when the persistent
-compilation cache serves it from disk.
+compilation cache serves it from disk. Counts are kept per thread, so a
+program compiled in the background is charged to the block that asked for it.
 """
 
+import collections
 import contextlib
+import threading
 
 from jax import monitoring
 
 _EVENT = '/jax/core/compile/backend_compile_duration'
-_count = [0]
+_per_thread = collections.Counter()
 
 
 def _listen(event, duration, **kwargs):
     if event == _EVENT:
-        _count[0] += 1
+        _per_thread[threading.get_ident()] += 1
 
 
 monitoring.register_event_duration_secs_listener(_listen)
 
 
 def total():
-    """Compilations in this process so far.
+    """Compilations in this process so far (all threads).
 
     Examples
     --------
@@ -34,14 +37,15 @@ def total():
     >>> total() - before
     1
     """
-    return _count[0]
+    return sum(_per_thread.values())
 
 
 @contextlib.contextmanager
 def counting(counts, key):
-    """Add the compilations that happen inside the block to ``counts[key]``."""
-    before = _count[0]
+    """Add the compilations this thread does inside the block to ``counts[key]``."""
+    me = threading.get_ident()
+    before = _per_thread[me]
     try:
         yield
     finally:
-        counts[key] += _count[0] - before
+        counts[key] += _per_thread[me] - before

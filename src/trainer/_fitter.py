@@ -5,33 +5,17 @@ import math
 from typing import Any
 
 import braintools
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _checks
+from ._errors import NonFiniteLossError
 from ._params import param_values, rename_params, set_param_values, trainable_states
-from ._step import ValueLoop, make_loss, make_train_step, register, write_states
+from ._program import Program
+from ._step import make_loss, make_train_step, register
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or infinite; the model was left at its best-seen parameters.
-
-    The ``Trainer`` also attaches ``history``: the epochs completed before it.
-
-    Examples
-    --------
-    >>> import braintools, jax.numpy as jnp
-    >>> from trainer import Fitter
-    >>> from trainer.models import GainPopulation
-    >>> fitter = Fitter(GainPopulation(1), braintools.optim.SGD(lr=0.1),
-    ...                 loss_fn=lambda m: (jnp.log(m.g.value() - 1.0), None))
-    >>> try:
-    ...     fitter.fit(n_steps=5)
-    ... except NonFiniteLossError as error:
-    ...     print(str(error).split(';')[0])
-    the loss became -inf at step 0
-    """
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -156,7 +140,7 @@ class Fitter:
         prediction = self.predict(self.model)
         trimmed = prediction if self.transient is None else prediction[self.transient:]
         loss = self.objective(trimmed, target)
-        _checks.scalar_loss(loss, 'objective')
+        _checks.scalar(loss, 'objective')
         return loss, prediction
 
     def fit(self, target=None, n_steps=100):
@@ -180,38 +164,35 @@ class Fitter:
         if self.backend == 'scipy':
             return self._fit_scipy(target, n_steps)
         register(self.optimizer, weights)
-        loop = ValueLoop(make_train_step(self.model, self.optimizer, weights, self._compute_loss))
-        states, values = loop.start(target)
-        is_weight = [any(s is w for w in weights.values()) for s in states]
-
-        def keep_best(current, best):
-            write_states(states, current)
-            if best is not None:  # parameters from the best point, the rest (optimizer) from current
-                write_states([s for s, w in zip(states, is_weight) if w],
-                             [v for v, w in zip(best, is_weight) if w])
-
+        program = Program(self.model, self.optimizer)
+        step = program.jit('fit', (self.objective, self.predict, self.loss_fn, self.transient),
+                           lambda: make_train_step(self.model, self.optimizer, weights, self._compute_loss))
+        state, advance = program.read(), np.bool_(False)
         history, best_loss, best, best_pred = [], float('inf'), None, None
         for i in range(n_steps):
             # The loss of step i is measured at the parameters before its update.
-            before = values
-            values, (loss, prediction) = loop(values, target)
-            loss = float(loss)
+            new, (loss, prediction, finite) = step(state, target, advance)
+            loss, finite = (float(x) for x in jax.device_get((loss, finite)))
             history.append(loss)
-            if not math.isfinite(loss):
-                keep_best(before, best)  # the failed update touches nothing, optimizer included
+            if not finite:
+                # The failed update touches nothing: the optimizer as before it, the best parameters.
+                program.write(state._replace(params=state.params if best is None else best))
+                what = f"the loss became {loss}" if not math.isfinite(loss) else \
+                    f"an update made the parameters NaN or infinite (loss {loss:.6g})"
                 raise NonFiniteLossError(
-                    f"the loss became {loss} at step {i}; the model keeps its best "
-                    f"parameters (loss {best_loss:.6g}). Lower the learning rate or "
-                    "bound the parameters (e.g. Param(..., t=SigmoidT(lo, hi)))."
-                )
+                    f"{what} at step {i}; the model keeps its best parameters (loss "
+                    f"{best_loss:.6g}). Lower the learning rate or bound the parameters "
+                    "(e.g. Param(..., t=SigmoidT(lo, hi))).")
             if loss < best_loss:
-                best_loss, best, best_pred = loss, before, prediction
+                best_loss, best, best_pred = loss, state.params, prediction
+            state = new
             if self.callbacks:
-                write_states(states, values)  # callbacks see the model after step i
+                program.write(state)  # callbacks see the model after step i
                 info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
                 if any([cb(info) is True for cb in self.callbacks]):
                     break
-        keep_best(values, best)
+        # Parameters from the best point, the rest (optimizer) from the last step.
+        program.write(state._replace(params=state.params if best is None else best))
         return FitResult('grad', best_loss, param_values(self.model), history, len(history),
                          best_pred, self.model)
 

@@ -1,14 +1,16 @@
 """THE section-3b step, written once for the Fitter and the Trainer.
 
-``make_train_step`` returns an uncompiled function; the caller runs it through
-:class:`ValueLoop` (the Fitter, the Trainer's per-step mode) or scans it over
-a stack of batches inside ``brainstate.transform.jit`` (the compiled epoch).
+``make_train_step`` returns a stateful, uncompiled function; the
+:class:`~trainer._program.Program` turns it into a pure function of the
+``TrainState`` and compiles it (one step at a time, or scanned over an epoch).
 """
 
 import brainstate
 import jax
 import jax.numpy as jnp
 import optax
+
+from ._state import strong
 
 
 def make_loss(model, compute_loss):
@@ -26,8 +28,8 @@ def make_loss(model, compute_loss):
     return loss_closure
 
 
-def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, lr_per_step=False):
-    """Build ``step(*args) -> (loss, aux)``: grad of the 3b loss, then ``optimizer.step``.
+def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, schedule=None):
+    """Build ``step(*args, advance) -> (loss, aux, finite)``: grad of the 3b loss, then ``optimizer.step``.
 
     Parameters
     ----------
@@ -41,72 +43,46 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
         ``compute_loss(*args) -> (loss, aux)`` without regularisation.
     clip_norm : float, optional
         Clip the gradients to this global norm before the optimizer sees them.
-    lr_per_step : bool, default False
-        Advance the optimizer's learning-rate schedule after every step
-        (otherwise the caller advances it once per epoch).
+    schedule : {None, 'step', 'epoch'}
+        ``'step'`` advances the LR schedule after every step; ``'epoch'`` when
+        the step's last argument ``advance`` is true (the last step of an
+        epoch); ``None`` never.
+
+    The returned ``finite`` is false when the loss or any updated parameter is
+    NaN or infinite (``lr=nan``, an exploding update): the caller stops there.
     """
     grad_fn = brainstate.transform.grad(
         make_loss(model, compute_loss), weights, has_aux=True, return_value=True
     )
 
     def step(*args):
+        *args, advance = args
         grads, loss, aux = grad_fn(*args)
         if clip_norm is not None:
             # optax's clip needs no optimizer state, so it stays out of the checkpoint.
             grads, _ = optax.clip_by_global_norm(clip_norm).update(grads, optax.EmptyState())
         optimizer.step(grads)
-        if lr_per_step:
+        if schedule == 'step':
             step_schedule(optimizer)
-        return loss, aux
+        elif schedule == 'epoch':
+            step_schedule(optimizer, when=advance)
+        finite = jnp.isfinite(loss) & all_finite({k: w.value for k, w in weights.items()})
+        return loss, aux, finite
 
     return step
 
 
-class ValueLoop:
-    """Run a stateful step over many batches with the states held as plain values.
-
-    ``brainstate.transform.jit`` reads, re-abstracts and writes back every
-    state on each call (hundreds of microseconds of host work, more than a
-    small step computes). A loop over an epoch only needs the values in and
-    out: we trace the step once with ``StatefulFunction``, compile it as a
-    pure ``jax.jit`` function of the state values, and write the states back
-    once, after the loop.
-    """
-
-    def __init__(self, fn):
-        self._fn = brainstate.transform.StatefulFunction(fn)
-        self._jitted = jax.jit(self._pure)
-
-    def _pure(self, values, *args):
-        new, out = self._fn.jaxpr_call(values, *args)
-        # jaxpr_call returns None for a state it passes through (a Python list value).
-        return [v if n is None else n for v, n in zip(values, new)], out
-
-    def start(self, *args):
-        """Trace the step for these argument shapes; return ``(states, their values)``."""
-        states = self._fn.get_states(*args)
-        return states, [s.value for s in states]
-
-    def __call__(self, values, *args):
-        """One step on plain values: ``(new_values, output)``; no state is touched."""
-        return self._jitted(values, *args)
-
-    def run(self, fixed, stream):
-        """Call ``step(*fixed, x)`` for each ``x`` of ``stream``; return the outputs, on device."""
-        outs, states, values = [], (), ()
-        for x in stream:
-            if not outs:
-                states, values = self.start(*fixed, x)
-            values, out = self(values, *fixed, x)
-            outs.append(out)
-        write_states(states, values)
-        return outs
+def all_finite(tree):
+    """Whether every floating leaf of ``tree`` is finite (one reduction per leaf)."""
+    checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
-def write_states(states, values):
-    """Assign ``values`` to ``states``, pairwise."""
-    for state, value in zip(states, values):
-        state.value = value
+def optimizer_states(optimizer):
+    """The optimizer's states, with its LR scheduler's (which hang off it, outside its graph)."""
+    schedule = [v for v in vars(optimizer.lr).values() if isinstance(v, brainstate.State)]
+    return [*brainstate.graph.states(optimizer).values(), *schedule]
 
 
 def register(optimizer, weights):
@@ -116,38 +92,21 @@ def register(optimizer, weights):
     their dtypes (a weak-typed bias gives weak-typed moments that turn strong
     after one step: a second compilation).
     """
-    canonicalize_states(weights.values())
+    for state in weights.values():
+        state.value = strong(state.value)
     optimizer.register_trainable_weights(weights)
-    canonicalize_states(optimizer_states(optimizer))
 
 
-def step_schedule(optimizer):
-    """Advance the learning-rate schedule (on the host or inside a compiled step).
+def step_schedule(optimizer, when=True):
+    """Advance the learning-rate schedule (inside a traced step), where ``when`` holds.
 
     A schedule may write a Python float (a weak type) where the last call left
     a float32 array; left as is, the next call would recompile.
     """
+    states = optimizer_states(optimizer)
+    before = [s.value for s in states]
     optimizer.lr.step()
-    canonicalize_states(optimizer_states(optimizer))
-
-
-def optimizer_states(optimizer):
-    """The optimizer's states, with its LR scheduler's (which hang off it, outside its graph)."""
-    schedule = [v for v in vars(optimizer.lr).values() if isinstance(v, brainstate.State)]
-    return [*brainstate.graph.states(optimizer).values(), *schedule]
-
-
-def canonicalize_states(states):
-    """Give every state a committed, strongly-typed value so the first call compiles once.
-
-    A Python float in a state (a weak-typed scalar) is retraced as a strong
-    array after the first update, which silently costs a second compilation.
-    """
-    for state in states:
-        state.value = jax.tree.map(_strong, state.value)
-
-
-def _strong(x):
-    if isinstance(x, (bool, int, float)) or (hasattr(x, 'weak_type') and x.weak_type):
-        return jnp.asarray(x, dtype=jnp.result_type(x))
-    return x
+    for state, old in zip(states, before):
+        new = strong(state.value)
+        state.value = jax.tree.map(lambda n, o: jnp.where(when, n, o).astype(jnp.result_type(n)), new, old) \
+            if when is not True else new

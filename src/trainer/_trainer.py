@@ -1,24 +1,23 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
-import math
-
 import brainstate
+import braintools
 import jax
-import jax.numpy as jnp
+import numpy as np
 
 from . import _checks, _checkpoint
-from ._compiles import counting
-from ._data import as_dataset, eval_indices, gather, to_device
-from ._fitter import NonFiniteLossError
+from ._compile_cache import enable_compile_cache
+from ._data import as_dataset, eval_indices, to_device
+from ._errors import NonFiniteLossError
+from ._fit import Best, Epochs, FitPlan
 from ._forward import rollout
-from ._params import trainable_states
+from ._params import param_values
+from ._program import Program
 from ._progress import ProgressBar
-from ._reduce import call_with_mask
-from ._run import FitRun
 from ._result import TrainResult
-from ._states import batch_template, load_template
-from ._step import ValueLoop, make_loss, make_train_step, register, step_schedule
-from .metrics import get as get_metric
+from ._scores import as_sums, make_score, mean_of, resolve_metrics
+from ._state import batch_template
+from ._step import make_loss, make_train_step, register
 from .objectives import accepts_mask
 
 __all__ = ['Trainer']
@@ -30,16 +29,18 @@ class Trainer:
     Every minibatch runs the seed's section-3b step: hidden states set to the
     batch shape, ``forward(model, inputs)``, ``objective(prediction, targets,
     mask)`` plus ``model.reg_loss()`` inside ``model.param_precompute()``,
-    ``brainstate.transform.grad``, ``optimizer.step`` -- compiled once per fit.
+    ``brainstate.transform.grad``, ``optimizer.step`` -- one pure function of
+    an explicit state, compiled once per fit.
 
     Parameters
     ----------
     model : brainstate.nn.Module
         Holds the trainable ``ParamState`` leaves.
     optimizer : braintools.optim.OptaxOptimizer
-        Registered with the model's weights here; its state persists across
-        ``fit`` calls (as in Keras). An ``LRScheduler`` as its ``lr`` is advanced
-        once per epoch, or once per step with ``lr_schedule='step'``.
+        Registered with the model's weights here (one optimizer per Trainer);
+        its state persists across ``fit`` calls (as in Keras). An
+        ``LRScheduler`` as its ``lr`` is advanced once per epoch, or once per
+        step with ``lr_schedule='step'``.
     objective : callable
         ``objective(prediction, targets[, mask]) -> scalar``, e.g.
         :func:`trainer.objectives.cross_entropy`. Two-argument objectives work
@@ -48,10 +49,11 @@ class Trainer:
         ``forward(model, inputs) -> prediction`` for models that consume a whole
         ``(B, T, F)`` sequence or need a readout; default :func:`rollout`.
     metrics : dict or list, optional
-        ``{name: metric}`` or names such as ``['accuracy']`` (see
-        :func:`trainer.metrics.get`); each ``metric(prediction, targets[, mask])``.
+        ``{name: metric or metric name}`` or a list such as ``['accuracy']``
+        (see :func:`trainer.metrics.get`); each ``metric(prediction,
+        targets[, mask]) -> scalar``. Names are unique; ``loss`` is reserved.
     grad_clip_norm : float, optional
-        Clip gradients to this global norm.
+        Clip gradients to this global norm (a positive number).
     lr_schedule : {'epoch', 'step'}, default 'epoch'
         When the optimizer's learning-rate scheduler advances.
     callbacks : list of callable, optional
@@ -77,95 +79,119 @@ class Trainer:
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
                  grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True):
-        if not callable(objective):
-            raise TypeError(f"objective must be callable(prediction, targets[, mask]), got {objective!r}.")
+        self.objective = _checks.objective_callable(objective, 'objective')
+        if forward is not None and not callable(forward):
+            raise TypeError(f"forward must be callable(model, inputs) -> prediction, got {forward!r}.")
         if lr_schedule not in ('epoch', 'step'):
             raise ValueError(f"lr_schedule must be 'epoch' or 'step', got {lr_schedule!r}.")
+        if grad_clip_norm is not None:
+            grad_clip_norm = _checks.positive_float(
+                'grad_clip_norm', grad_clip_norm, fix='Pass e.g. 1.0, or None for no clipping.')
+        if callbacks is not None and (callable(callbacks) or not isinstance(callbacks, (list, tuple))):
+            raise TypeError(f"callbacks must be a list of callables, got {callbacks!r:.60}; "
+                            "wrap a single one in a list: callbacks=[fn].")
+        if any(not callable(cb) for cb in callbacks or []):
+            raise TypeError("callbacks must all be callable(info); got "
+                            f"{[cb for cb in callbacks if not callable(cb)][0]!r:.60}.")
         self.model, self.optimizer = model, _checks.optax_optimizer(optimizer)
-        self.objective, self.forward = objective, forward or rollout
-        self.metrics = _resolve_metrics(metrics)
+        self.forward, self.metrics = forward or rollout, resolve_metrics(metrics)
         self.grad_clip_norm, self.lr_schedule = grad_clip_norm, lr_schedule
         self.callbacks, self.progress = list(callbacks or []), progress
-        self.weights = trainable_states(model)
+        self.weights = model.states(brainstate.ParamState)
         _checks.has_trainable(self.weights, 'Trainer')
+        _check_unshared(self.optimizer, self.weights)
         register(self.optimizer, self.weights)
-        self.history = []
-        self._template, self._template_size = None, None
-        self._compiles = {'train': 0, 'eval': 0}
-        self._train_fns, self._eval_fn = {}, None
+        self.program = Program(model, self.optimizer)
+        self.history, self._last_batch_size = [], None
 
-    @property
-    def _score_names(self):
-        """``['loss', <metric names>]``: the keys of every score dict."""
-        return ['loss', *self.metrics]
+    # -- the compiled programs -------------------------------------------------
+    def _key(self):
+        # Everything the traces close over besides their arguments and brainstate.environ.
+        return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
+                self.lr_schedule)
 
-    # -- the compiled pieces ------------------------------------------------
-    def _predict_and_score(self, data, idx, weight=None):
-        """Set states to the batch shape, run forward, score; returns ``(loss, metrics)``."""
-        x, y, mask = gather(data, idx)
-        weighted = mask
-        if weight is not None:
-            weighted = weight if mask is None else mask * weight[:, None]
-        load_template(self.model, data['states'])
-        prediction = self.forward(self.model, x)
-
-        def score(fn, who):
-            # Padding weights reach mask-aware callables only; _check_masks made sure
-            # the others see no padded batch and no dataset mask.
-            return call_with_mask(fn, prediction, y, weighted if accepts_mask(fn) else mask, who)
-
-        loss = score(self.objective, 'objective')
-        _checks.scalar_loss(loss, 'objective')
-        return loss, {name: score(m, f'metric {name!r}') for name, m in self.metrics.items()}
+    def _score(self):
+        return make_score(self.model, self.forward, self.objective, self.metrics)
 
     def _train_fn(self, compile_epoch):
-        # Keyed on everything the compiled step closes over, so changing one retraces.
-        key = (compile_epoch, self.objective, self.forward, tuple(self.metrics.items()),
-               self.grad_clip_norm, self.lr_schedule)
-        if key not in self._train_fns:
-            def compute_loss(data, idx):
-                return self._predict_and_score(data, idx)
+        def build():
+            score = self._score()
+            step = make_train_step(self.model, self.optimizer, self.weights,
+                                   lambda data, idx: score(data, idx, None),
+                                   clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
 
-            step = make_train_step(self.model, self.optimizer, self.weights, compute_loss,
-                                   clip_norm=self.grad_clip_norm,
-                                   lr_per_step=self.lr_schedule == 'step')
-            if compile_epoch:
-                def epoch(data, idx_stack):
-                    out = brainstate.transform.for_loop(lambda idx: step(data, idx), idx_stack)
-                    if self.lr_schedule == 'epoch':  # inside: no eager op-by-op dispatch after
-                        step_schedule(self.optimizer)
-                    return out
+            def batch(data, idx, advance):
+                loss, (values, count), finite = step(data, idx, advance)
+                return as_sums(loss, values, count), finite
 
-                self._train_fns[key] = brainstate.transform.jit(epoch)
-            else:
-                self._train_fns[key] = ValueLoop(step)
-        return self._train_fns[key]
+            return batch
 
-    def _eval(self, data, idx_stack, weights):
-        key = (self.objective, self.forward, tuple(self.metrics.items()))
-        if self._eval_fn is None or self._eval_fn[0] != key:
-            score = make_loss(self.model, self._predict_and_score)
+        return self.program.jit('train', (compile_epoch, *self._key()), build, scan=compile_epoch)
 
-            def all_batches(data, idx_stack, weights):
-                def batch(idx, weight):
-                    loss, values = score(data, idx, weight)
-                    # What the batch's masked means averaged over: its valid trials, or
-                    # with a per-step mask its valid steps.
-                    mass = weight.sum() if data['mask'] is None else (data['mask'][idx] * weight[:, None]).sum()
-                    return {'loss': loss, **values}, mass
+    def _evaluator(self, ds, batch_size, state):
+        """``evaluate(state) -> (state, means)`` over ``ds``, compiled ahead of time now."""
+        data = to_device(ds)
+        idx, weights = jax.device_put(eval_indices(len(ds), batch_size))
 
-                per_batch, mass = brainstate.transform.for_loop(batch, idx_stack, weights)
-                # Weighted by what each batch really scored, not a mean of batch means.
-                return {k: jnp.sum(v * mass) / jnp.sum(mass) for k, v in per_batch.items()}
+        def build():
+            loss_of = make_loss(self.model, self._score())
 
-            self._eval_fn = key, brainstate.transform.jit(all_batches)
-        with counting(self._compiles, 'eval'):
-            # data['states'], the state template, travels as an argument, not a baked-in constant.
-            out = self._eval_fn[1](data, idx_stack, weights)
-        out = jax.device_get(out)
-        return {k: float(out[k]) for k in self._score_names}
+            def batch(data, idx, weight):
+                loss, (values, count) = loss_of(data, idx, weight)
+                return as_sums(loss, values, count)
 
-    # -- public API ---------------------------------------------------------
+            return batch
+
+        with brainstate.environ.context(dt=ds.dt):
+            future = self.program.ahead('eval', self._key(), build, state, (data,), (idx, weights))
+
+        def evaluate(state):
+            state, sums = future.result()(state, (data,), (idx, weights))
+            return state, mean_of(sums, axis=0)
+
+        return evaluate
+
+    # -- checks before anything compiles ----------------------------------------
+    def _check_data(self, ds, batch_size, *, padded):
+        callables = {'objective': self.objective, **{f'metric {k!r}': m for k, m in self.metrics.items()}}
+        for name, fn in callables.items():
+            if accepts_mask(fn):
+                continue
+            if ds.mask is not None:
+                raise ValueError(
+                    f"the dataset has a loss mask but the {name} takes no mask argument; "
+                    "give it a third parameter `mask=None` (trainer.objectives all take one).")
+            if padded and len(ds) % batch_size:
+                raise ValueError(
+                    f"{len(ds)} trials do not fill batches of {batch_size}: the padded last "
+                    f"batch needs a mask, and the {name} takes none. Give it a `mask=None` "
+                    "parameter, or choose a batch_size that divides the dataset.")
+        expected = getattr(self.model, 'n_input', None)
+        if expected is not None and expected != ds.n_features:
+            raise ValueError(
+                f"inputs have {ds.n_features} features per step but the model expects "
+                f"{expected} (model.n_input); build the model with n_input={ds.n_features}.")
+        _check_output(self._output_shape(ds, batch_size), ds)
+
+    def _output_shape(self, ds, batch_size):
+        """The forward's output shape on one abstract batch (the model holds the template)."""
+        inputs = jax.ShapeDtypeStruct((batch_size, ds.n_steps, ds.n_features), ds.inputs.dtype)
+        try:
+            with brainstate.environ.context(dt=ds.dt):
+                out = brainstate.transform.eval_shape(lambda x: self.forward(self.model, x), inputs)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"the model could not take a batch of inputs shaped (batch, n_steps, n_features) = "
+                f"{inputs.shape}: {type(error).__name__}: {error} Build the model for "
+                f"{ds.n_features} input features, or pass forward=callable(model, inputs) if it "
+                "expects another layout.") from error
+        if not hasattr(out, 'shape'):
+            raise TypeError(f"forward must return one array (batch, n_steps, n_outputs) or "
+                            f"(batch, n_outputs), got {type(out).__name__}: {out!r:.80}; return "
+                            "only the prediction (record other values with trainer.predict).")
+        return out.shape
+
+    # -- public API --------------------------------------------------------------
     def evaluate(self, dataset, *, batch_size=None):
         """Loss and metrics on ``dataset``, in one compiled call.
 
@@ -181,46 +207,24 @@ class Trainer:
         -------
         dict
             ``{'loss': ..., <metric>: ...}``, weighted by the trials (or, under a loss
-            mask, the valid steps) each batch scored.
+            mask, the valid steps) each batch scored -- as the training epochs are.
         """
         ds = as_dataset(dataset, 'dataset')
-        batch_size = batch_size or self._template_size or min(len(ds), 256)
-        batch_size = _checks.positive_int('batch_size', batch_size)
-        self._check_masks(ds, batch_size)
+        if batch_size is None:
+            batch_size = min(self._last_batch_size or 256, len(ds))
+        batch_size = _checks.positive_int('batch_size', batch_size, fix='Pass None for the default.')
         with brainstate.environ.context(dt=ds.dt):
-            self._ensure_template(batch_size)
-            data = {**to_device(ds), 'states': self._template}
-            return self._eval(data, *jax.device_put(eval_indices(len(ds), batch_size)))
-
-    def _ensure_template(self, batch_size):
-        if self._template_size != batch_size:
-            self._template, self._template_size = batch_template(self.model, batch_size), batch_size
-
-    def _check_masks(self, ds, batch_size, *, padded=True):
-        callables = {'objective': self.objective, **{f'metric {k!r}': m for k, m in self.metrics.items()}}
-        for name, fn in callables.items():
-            if accepts_mask(fn):
-                continue
-            if ds.mask is not None:
-                raise ValueError(
-                    f"the dataset has a loss mask but the {name} takes no mask argument; "
-                    "give it a third parameter `mask=None` (trainer.objectives all take one).")
-            if padded and len(ds) % batch_size:
-                raise ValueError(
-                    f"{len(ds)} trials do not fill batches of {batch_size}: the padded last "
-                    f"batch needs a mask, and the {name} takes none. Give it a `mask=None` "
-                    "parameter, or choose a batch_size that divides the dataset.")
-
-    def _check_features(self, ds):
-        expected = getattr(self.model, 'n_input', None)
-        if expected is not None and expected != ds.n_features:
-            raise ValueError(
-                f"inputs have {ds.n_features} features per step but the model expects "
-                f"{expected} (model.n_input); build the model with n_input={ds.n_features}.")
+            template = batch_template(self.model, batch_size)
+        self._check_data(ds, batch_size, padded=True)
+        state = self.program.read(template)
+        state, means = self._evaluator(ds, batch_size, state)(state)
+        brainstate.random.DEFAULT.value = state.rng  # noise drawn while evaluating moves the stream on
+        return {k: means[k] for k in ['loss', *self.metrics]}
 
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
-            restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None):
+            restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None,
+            compile_cache=False):
         """Train for ``n_epochs`` and return a :class:`TrainResult`.
 
         Parameters
@@ -228,8 +232,9 @@ class Trainer:
         train, held_out : datasets.TaskDataset or tuple
             Training trials and (optionally) held-out trials.
         n_epochs, batch_size : int
-            Full batches only: the last partial training batch of an epoch is
-            dropped (it changes with the shuffle, and never forces a recompile).
+            ``n_epochs`` counts all epochs, resumed ones included. Full batches
+            only: the last partial training batch of an epoch is dropped (it
+            changes with the shuffle, and never forces a recompile).
         seed : int, default 0
             Seeds the per-epoch shuffles (``datasets.batch_indices``).
         eval_every : int, default 1
@@ -244,95 +249,160 @@ class Trainer:
         restore_best : bool, default True
             End at the best epoch's parameters (else at the last).
         compile_epoch : bool, default False
-            Run each epoch as one compiled ``for_loop`` over its batches.
+            Run each epoch as one compiled scan over its batches.
         checkpoint : str, optional
             Write a msgpack checkpoint to this path after every epoch.
         resume_from : str, optional
             Continue from a checkpoint written by ``checkpoint=``.
+        compile_cache : bool or str, default False
+            Use JAX's persistent compilation cache (``True``: in
+            ``~/.cache/brain-trainer/jax``; a string: in that folder), so a
+            rerun loads its programs from disk.
         """
+        plan = self._plan(train, held_out, n_epochs, batch_size, seed, shuffle, eval_every,
+                          monitor, mode, patience, min_delta, compile_epoch)
+        if compile_cache:
+            enable_compile_cache(None if compile_cache is True else compile_cache)
+        if checkpoint is not None:
+            _checkpoint.check_writable(checkpoint)
+        self.program.compiles = {'train': 0, 'eval': 0}
+        epochs, template = self._prepare(plan)
+        state, best, start = self._start(plan, template, resume_from)
+        bar = ProgressBar(plan.n_epochs, enabled=self.progress)
+        stopped = False
+        try:
+            for epoch in range(start, plan.n_epochs + 1):
+                state = self._epoch(epochs, state, epoch, best)
+                best.update(self.history[-1][plan.monitor], epoch, state.params, plan)
+                if checkpoint is not None:
+                    _checkpoint.save(checkpoint, state, best.params, {
+                        'epoch': epoch, 'seed': plan.seed, 'batch_size': plan.batch_size,
+                        'history': self.history, **best.progress()})
+                bar.update(epoch, {k: v for k, v in self.history[-1].items() if k not in ('epoch', 'lr', 'time')})
+                state, stopped = self._after_epoch(plan, state, template, best, epoch)
+                if stopped:
+                    break
+        finally:
+            bar.close()
+        return self._finish(plan, state, best, stopped, restore_best)
+
+    # -- the steps of fit ----------------------------------------------------------
+    def _plan(self, train, held_out, n_epochs, batch_size, seed, shuffle, eval_every, monitor,
+              mode, patience, min_delta, compile_epoch):
         train = as_dataset(train, 'train')
         held_out = None if held_out is None else as_dataset(held_out, 'held_out')
-        n_epochs = _checks.positive_int('n_epochs', n_epochs)
         batch_size = _checks.positive_int(
             'batch_size', batch_size, at_most=len(train),
             fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
-        eval_every = _checks.positive_int('eval_every', eval_every)
         if patience is not None:
             _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
-        self._check_features(train)
-        self._check_masks(train, batch_size, padded=False)
-        if held_out is not None:
-            self._check_features(held_out)
-            self._check_masks(held_out, batch_size)
+        names = ['loss', *self.metrics]
+        keys = names + ([f'held_out_{k}' for k in names] if held_out is not None else [])
         monitor = monitor or ('held_out_loss' if held_out is not None else 'loss')
-        keys = self._score_names + ([f'held_out_{k}' for k in self._score_names] if held_out is not None else [])
         if monitor not in keys:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
-        sign = _mode_sign(mode, monitor)
-        self._compiles = {'train': 0, 'eval': 0}
-        run = FitRun(self, train, held_out, batch_size, seed, shuffle, compile_epoch)
-        best = {'epoch': None, 'value': None, 'wait': 0, 'snapshot': run.snapshot()}
-        start = 1
-        if resume_from is not None:
-            progress, best['snapshot'] = _checkpoint.load(resume_from, self.weights, self.optimizer)
-            if (progress['seed'], progress['batch_size']) != (seed, batch_size):
-                raise ValueError(
-                    f"resume_from was written with seed={progress['seed']}, batch_size="
-                    f"{progress['batch_size']}; pass the same values to resume exactly.")
-            self.history = progress['history']
-            best.update(epoch=progress['best_epoch'], value=progress['best_value'], wait=progress['wait'])
-            start = progress['epoch'] + 1
-        else:
+        return FitPlan(
+            train, held_out, _checks.positive_int('n_epochs', n_epochs), batch_size, seed, shuffle,
+            _checks.positive_int('eval_every', eval_every), monitor, _mode_sign(mode, monitor),
+            patience, min_delta, bool(compile_epoch), tuple(names))
+
+    def _prepare(self, plan):
+        """Template, shape checks, compiled programs (held-out compiling in the background)."""
+        with brainstate.environ.context(dt=plan.train.dt):
+            template = batch_template(self.model, plan.batch_size)
+        self._check_data(plan.train, plan.batch_size, padded=False)
+        if plan.held_out is not None:
+            self._check_data(plan.held_out, plan.batch_size, padded=True)
+        self._last_batch_size = plan.batch_size
+        state = self.program.read(template)
+        evaluate = None if plan.held_out is None else self._evaluator(plan.held_out, plan.batch_size, state)
+        with brainstate.environ.context(dt=plan.train.dt):
+            train_fn = self._train_fn(plan.compile_epoch)
+        return Epochs(plan, train_fn, evaluate, to_device(plan.train), self.program.compiles), template
+
+    def _start(self, plan, template, resume_from):
+        state = self.program.read(template)
+        best = Best(None, None, 0, state.params)
+        if resume_from is None:
             self.history = []
-        bar = ProgressBar(n_epochs, enabled=self.progress)
-        stopped = False
-        for epoch in range(start, n_epochs + 1):
-            try:
-                row = run.epoch(epoch, evaluate=held_out is not None and (
-                    epoch % eval_every == 0 or epoch == n_epochs))
-            except NonFiniteLossError as error:
-                kept = f"its best epoch ({best['epoch']})" if best['epoch'] else f"before epoch {epoch}"
-                run.undo_epoch(best['snapshot'] if best['epoch'] else None)
-                bar.close()
-                failure = NonFiniteLossError(
-                    f"{error} The model keeps its parameters from {kept}; trainer.history "
-                    f"holds the {len(self.history)} completed epochs. Lower the learning "
-                    "rate or set grad_clip_norm.")
-                failure.history = list(self.history)
-                raise failure from None
-            self.history.append(row)
-            value = row[monitor]
-            if value is not None and math.isfinite(value):  # a NaN would never be beaten
-                if best['value'] is None or sign * (value - best['value']) > min_delta:
-                    best.update(epoch=epoch, value=value, wait=0, snapshot=run.snapshot())
-                else:
-                    best['wait'] += 1
-            if checkpoint is not None:
-                _checkpoint.save(checkpoint, self.weights, self.optimizer, {
-                    'epoch': epoch, 'step_in_epoch': 0, 'seed': seed, 'batch_size': batch_size,
-                    'history': self.history, 'best_epoch': best['epoch'],
-                    'best_value': best['value'], 'wait': best['wait']}, best['snapshot'])
-            bar.update(epoch, {k: v for k, v in row.items() if k not in ('epoch', 'lr', 'time')})
-            info = {'epoch': epoch, 'history': list(self.history), 'model': self.model}
-            if any([cb(info) is True for cb in self.callbacks]) or (
-                    patience is not None and best['wait'] >= patience):
-                stopped = True
-                break
-        bar.close()
-        if restore_best and best['epoch'] is not None:
-            run.restore(best['snapshot'])
-        best_params = run.values_at(best['snapshot'])
-        return TrainResult(list(self.history), monitor, best['epoch'], best['value'], best_params,
-                           stopped, dict(self._compiles), self.model)
+            return state, best, 1
+        state, best.params, progress = _checkpoint.load(resume_from, state)
+        if (progress['seed'], progress['batch_size']) != (plan.seed, plan.batch_size):
+            raise ValueError(
+                f"resume_from was written with seed={progress['seed']}, batch_size="
+                f"{progress['batch_size']}; pass the same values to resume exactly.")
+        if progress['epoch'] > plan.n_epochs:
+            raise ValueError(
+                f"resume_from={resume_from!r} already holds {progress['epoch']} epochs, past "
+                f"n_epochs={plan.n_epochs} (n_epochs counts all epochs, resumed ones included); "
+                f"pass n_epochs={progress['epoch']} or more.")
+        self.history = progress['history']
+        best.epoch, best.value, best.wait = progress['best_epoch'], progress['best_value'], progress['wait']
+        self.program.write(state)
+        return state, best, progress['epoch'] + 1
+
+    def _epoch(self, epochs, state, epoch, best):
+        """One epoch from ``state``; on a non-finite step, put the model back and raise."""
+        lr = float(np.float32(self.optimizer.current_lr))  # one precision, resumed or not
+        try:
+            new, row = epochs.run(state, epoch, lr)
+        except NonFiniteLossError as error:
+            kept = f"its best epoch ({best.epoch})" if best.epoch else f"before epoch {epoch}"
+            # The optimizer as before the epoch, the weights at the best epoch (else as before it).
+            self.program.write(state._replace(params=best.params if best.epoch else state.params))
+            failure = NonFiniteLossError(
+                f"{error} The model keeps its parameters from {kept}; trainer.history holds the "
+                f"{len(self.history)} completed epochs. Lower the learning rate or set grad_clip_norm.")
+            failure.history = list(self.history)
+            raise failure from None
+        self.history.append(row)
+        self.program.write(new)  # callbacks and checkpoints see the model after this epoch
+        return new
+
+    def _after_epoch(self, plan, state, template, best, epoch):
+        """Callbacks and early stopping: ``(state, stop)``; a callback may change the model."""
+        if not self.callbacks:
+            return state, plan.patience is not None and best.wait >= plan.patience
+        info = {'epoch': epoch, 'history': list(self.history), 'model': self.model}
+        asked = any([cb(info) is True for cb in self.callbacks])
+        state = self.program.read(template)
+        return state, asked or (plan.patience is not None and best.wait >= plan.patience)
+
+    def _finish(self, plan, state, best, stopped, restore_best):
+        self.program.write(state._replace(params=best.params))
+        best_params = jax.tree.map(lambda x: x, param_values(self.model))  # own containers
+        if not restore_best:
+            self.program.write(state)
+        return TrainResult(list(self.history), plan.monitor, best.epoch, best.value, best_params,
+                           stopped, dict(self.program.compiles), self.model)
 
 
-def _resolve_metrics(metrics):
-    if metrics is None:
-        return {}
-    if isinstance(metrics, dict):
-        return dict(metrics)
-    return {m if isinstance(m, str) else getattr(m, '__name__', f'metric_{i}'): get_metric(m)
-            for i, m in enumerate(metrics)}
+def _check_output(shape, ds):
+    """Labels within the model's output width; a regression target as wide as the prediction."""
+    if ds.n_classes is not None and np.issubdtype(ds.targets.dtype, np.integer):
+        if ds.targets.size and ds.targets.min() < 0:
+            raise ValueError(f"targets hold a negative class label ({int(ds.targets.min())}); "
+                             "labels must be 0, 1, ..., n_classes - 1.")
+        width = shape[-1]
+        if ds.n_classes > width:
+            raise ValueError(
+                f"targets hold class labels up to {ds.n_classes - 1} but the model outputs "
+                f"{width} values per step; build the model with {ds.n_classes} outputs "
+                f"(e.g. RateRNN(..., n_output={ds.n_classes})).")
+    elif len(shape) == ds.targets.ndim and shape[-1] != ds.targets.shape[-1]:
+        raise ValueError(
+            f"the model outputs {shape[-1]} values per step but the targets have "
+            f"{ds.targets.shape[-1]}; build the model with n_output={ds.targets.shape[-1]}.")
+
+
+def _check_unshared(optimizer, weights):
+    registered = {id(s) for s in jax.tree.leaves(optimizer.param_states.to_pytree(),
+                                                 is_leaf=lambda x: isinstance(x, brainstate.State))}
+    if registered and registered != {id(s) for s in weights.values()}:
+        raise ValueError(
+            "optimizer is already registered with another model's weights (was it given to "
+            "another Trainer?); give each Trainer its own optimizer, e.g. "
+            "braintools.optim.Adam(lr=1e-2).")
 
 
 def _mode_sign(mode, monitor):

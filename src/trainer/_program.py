@@ -1,0 +1,215 @@
+"""THE owner of compiled code: pure functions of a ``TrainState``, compiled once per key.
+
+A brainstate model keeps its values in ``State`` objects; a compiled program
+wants them as arguments. :class:`Program` converts at the boundary only:
+:meth:`Program.read` collects the values of the model, its optimizer and the
+RNG into a :class:`~trainer._state.TrainState`, :meth:`Program.write` puts
+them back. In between, a stateful step is traced once by brainstate's
+``StatefulFunction`` and called as a pure function ``(state, *args) ->
+(state, out)`` under ``jax.jit`` -- no per-call state bookkeeping on the host.
+
+Every compiled program is cached on all that its trace reads besides its
+arguments (``jax.jit`` keys on those): the caller's key (objective, forward,
+metrics, clipping, schedule...) and the ``brainstate.environ`` values (``dt``).
+"""
+
+import concurrent.futures
+
+import brainstate
+import jax
+import numpy as np
+
+from ._compiles import counting
+from ._state import TrainState, hidden_states, strong
+from ._step import optimizer_states
+
+__all__ = ['Program', 'environ_key']
+
+# One background thread compiles ahead of time while the main thread trains.
+_COMPILER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='trainer-compile')
+
+
+def _hashable(value):
+    if hasattr(value, 'mantissa'):  # a brainunit Quantity: its number and its unit
+        return _hashable(value.mantissa), str(value.unit)
+    if hasattr(value, 'shape'):
+        array = np.asarray(value)
+        return array.dtype.str, array.shape, array.tobytes()
+    return value
+
+
+def environ_key():
+    """``brainstate.environ``'s current settings (``dt``, precision...) as a hashable key.
+
+    Examples
+    --------
+    >>> import brainstate, brainunit as u
+    >>> with brainstate.environ.context(dt=0.1 * u.ms):
+    ...     a = environ_key()
+    >>> with brainstate.environ.context(dt=1.0 * u.ms):
+    ...     a == environ_key()
+    False
+    """
+    return tuple(sorted((k, _hashable(v)) for k, v in brainstate.environ.all().items()))
+
+
+def _abstract(args):
+    leaves, treedef = jax.tree.flatten(args)
+    return treedef, tuple((jax.typeof(x), getattr(x, 'sharding', None)) if hasattr(x, 'shape')
+                          else x for x in leaves)
+
+
+class Program:
+    """The compiled programs of one model and its optimizer, over one explicit state.
+
+    Parameters
+    ----------
+    model : brainstate.nn.Module
+        Holds the trainable ``ParamState`` leaves and the hidden states.
+    optimizer : braintools.optim.OptaxOptimizer
+        Already registered with ``model``'s weights.
+    """
+
+    def __init__(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+        self.weights = model.states(brainstate.ParamState)
+        ids = {id(s) for s in self.weights.values()}
+        self._opt = [s for s in optimizer_states(optimizer) if id(s) not in ids]
+        self._jitted, self._ahead = {}, {}
+        self.compiles = {'train': 0, 'eval': 0}
+
+    # -- the boundary: module states <-> TrainState ---------------------------
+    def read(self, template=None):
+        """The model's, the optimizer's and the RNG's current values as a ``TrainState``."""
+        hidden = dict(template) if template is not None else {
+            k: s.value for k, s in hidden_states(self.model).items() if _readable(s)}
+        return TrainState(params=strong({k: s.value for k, s in self.weights.items()}),
+                          opt=tuple(strong(s.value) for s in self._opt),
+                          hidden=hidden, rng=brainstate.random.DEFAULT.value)
+
+    def write(self, state):
+        """Put ``state``'s values back into the model, the optimizer and the RNG."""
+        for key, s in self.weights.items():
+            s.value = state.params[key]
+        for s, value in zip(self._opt, state.opt):
+            s.value = value
+        current = hidden_states(self.model)
+        for key, value in state.hidden.items():
+            if key in current:
+                current[key].value = value
+        brainstate.random.DEFAULT.value = state.rng
+
+    # -- pure functions of the state ------------------------------------------
+    def _slot(self, st, hidden_ids):
+        for group, ids in (('params', self._weight_ids), ('opt', self._opt_ids), ('hidden', hidden_ids)):
+            if id(st) in ids:
+                return group, ids[id(st)]
+        if st is brainstate.random.DEFAULT:
+            return 'rng', None
+        raise ValueError(
+            f"a compiled step touched a State that belongs to neither the model nor its optimizer "
+            f"({type(st).__name__} of shape {jax.tree.map(np.shape, st.value)}); keep the states "
+            "your forward or objective writes inside the model, so each fit can carry them.")
+
+    @property
+    def _weight_ids(self):
+        return {id(s): k for k, s in self.weights.items()}
+
+    @property
+    def _opt_ids(self):
+        return {id(s): i for i, s in enumerate(self._opt)}
+
+    def pure(self, fn):
+        """``fn(*args) -> out`` that touches model states, as ``pure(state, *args) -> (state, out)``.
+
+        Written hidden states are dropped: every call starts from the template
+        in ``state.hidden`` (one minibatch never leaks into the next).
+        """
+        traced = brainstate.transform.StatefulFunction(fn)
+
+        def pure_fn(state, *args):
+            # Which states this trace touches, in its order; traced (or cached) for these shapes.
+            states = traced.get_states(*args)
+            hidden_ids = {id(s): k for k, s in hidden_states(self.model).items()}
+            slots = [self._slot(s, hidden_ids) for s in states]
+            values = [_get(state, slot) for slot in slots]
+            new, out = traced.jaxpr_call(values, *args)
+            # jaxpr_call returns None for a state it passes through.
+            return _put(state, slots, [v if n is None else n for v, n in zip(values, new)]), out
+
+        return pure_fn
+
+    def jit(self, name, key, build, *, scan=False):
+        """``jax.jit(self.pure(build()))``, built once per ``(name, key, environ)``.
+
+        With ``scan=True`` the program is ``(state, *fixed, *stacked) -> (state, outs)``
+        with ``fixed`` the first argument: the step scanned over the stacked rest.
+        """
+        full = (name, key, scan, environ_key())
+        if full not in self._jitted:
+            fn = self.pure(build())
+            self._jitted[full] = jax.jit(_scanned(fn) if scan else fn)
+        return self._jitted[full]
+
+    def ahead(self, name, key, build, *args):
+        """Compile ``pure(build())`` for ``args`` ahead of time, in the background.
+
+        Returns a future of the compiled executable, cached on ``(name, key,
+        environ)`` and the arguments' shapes, dtypes and shardings. Tracing runs
+        here (brainstate's trace stacks are not thread-safe); only XLA's
+        compilation, which releases the GIL, overlaps the caller's next work.
+        """
+        full = (name, key, environ_key(), _abstract(args))
+        if full not in self._ahead:
+            lowered = jax.jit(_scanned_all(self.pure(build()))).lower(*args)
+
+            def compile_():
+                with counting(self.compiles, name):
+                    return lowered.compile()
+
+            self._ahead[full] = _COMPILER.submit(compile_)
+        return self._ahead[full]
+
+
+def _scanned_all(fn):
+    # (state, fixed_tuple, stacked_tuple): scan fn(state, *fixed, *stacked[i]) over i.
+    def scanned(state, fixed, stacked):
+        return jax.lax.scan(lambda s, xs: fn(s, *fixed, *xs), state, stacked)
+
+    return scanned
+
+
+def _scanned(fn):
+    def scanned(state, fixed, *stacked):
+        return jax.lax.scan(lambda s, xs: fn(s, fixed, *xs), state, stacked)
+
+    return scanned
+
+
+def _readable(state):
+    try:
+        state.value
+    except Exception:  # a state created inside an earlier trace holds no value
+        return False
+    return True
+
+
+def _get(state, slot):
+    group, key = slot
+    if group == 'rng':
+        return state.rng
+    if group == 'opt':
+        return state.opt[key]
+    return getattr(state, group)[key]
+
+
+def _put(state, slots, values):
+    params, opt, rng = dict(state.params), list(state.opt), state.rng
+    for (group, key), value in zip(slots, values):
+        if group == 'params':
+            params[key] = value
+        elif group == 'opt':
+            opt[key] = value
+        elif group == 'rng':
+            rng = value
+    return state._replace(params=params, opt=tuple(opt), rng=rng)

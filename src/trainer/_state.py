@@ -1,0 +1,91 @@
+"""The explicit state of a fit, and the batch-shaped hidden-state template.
+
+``TrainState`` is one pytree holding everything a step changes: the
+trainable values, the optimizer (and LR-schedule) state, the RNG, and the
+hidden-state *template* every minibatch starts from. Compiled steps take it
+and return it (``(state, batch) -> (state, out)``); the model's ``State``
+objects are only read and written at the boundary (``_program.Program``).
+
+``init_all_states(model, batch_size=B)`` gives most models batch-shaped
+states, but some ``init_state`` methods ignore ``batch_size`` (brainmass's
+``HORNStep``). We initialise twice with different batch sizes: a state whose
+shape does not follow the batch size is unbatched, and is broadcast to the
+batch, so a carried state never changes shape and nothing recompiles.
+"""
+
+from typing import Any, NamedTuple
+
+import brainstate
+import jax
+import jax.numpy as jnp
+
+
+class TrainState(NamedTuple):
+    """Everything a compiled step reads and writes, as plain values.
+
+    Attributes
+    ----------
+    params : dict
+        ``{path: value}`` of the model's ``ParamState`` leaves.
+    opt : tuple
+        The optimizer's and its LR schedule's state values.
+    hidden : dict
+        ``{path: value}``: the batch-shaped template each batch starts from.
+    rng : Any
+        brainstate's global random state (noise in a forward pass).
+
+    Examples
+    --------
+    >>> s = TrainState(params={('w',): 1.0}, opt=(), hidden={}, rng=None)
+    >>> s._replace(params={('w',): 2.0}).params
+    {('w',): 2.0}
+    """
+
+    params: dict
+    opt: tuple
+    hidden: dict
+    rng: Any
+
+
+def strong(tree):
+    """The same values, committed and strongly typed.
+
+    A Python float (a weak-typed scalar) is retraced as a strong array after
+    the first update, which silently costs a second compilation.
+    """
+    return jax.tree.map(_strong, tree)
+
+
+def _strong(x):
+    if isinstance(x, (bool, int, float)) or (hasattr(x, 'weak_type') and x.weak_type):
+        return jnp.asarray(x, dtype=jnp.result_type(x))
+    return x
+
+
+def hidden_states(model):
+    """Every non-parameter state of ``model``, keyed by path."""
+    return model.states().filter(lambda path, st: not isinstance(st, brainstate.ParamState))
+
+
+def _shapes(model):
+    return {k: jax.tree.map(jnp.shape, s.value) for k, s in hidden_states(model).items()}
+
+
+def batch_template(model, batch_size):
+    """Initialise ``model``'s states to ``batch_size`` and return ``{path: value}``.
+
+    Hidden states that ignore the batch size are broadcast to
+    ``(batch_size, ...)`` (other states, a step counter say, are left as they
+    are). The model is left holding the template values, so a trace sees the
+    shapes the compiled step will be called with.
+    """
+    brainstate.nn.init_all_states(model, batch_size=batch_size + 1)
+    probe = _shapes(model)
+    brainstate.nn.init_all_states(model, batch_size=batch_size)
+    states = hidden_states(model)
+    for key, state in states.items():
+        if isinstance(state, brainstate.HiddenState) and probe.get(key) == jax.tree.map(jnp.shape, state.value):
+            state.value = jax.tree.map(
+                lambda x: jnp.broadcast_to(x, (batch_size,) + jnp.shape(x)), state.value)
+        state.value = strong(state.value)
+    return {k: s.value for k, s in states.items()}
