@@ -1,0 +1,157 @@
+"""Regression tests for the explicit-state core: each case gave a silently wrong number before."""
+
+import brainstate
+import braintools
+import brainunit as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import datasets
+from trainer import Fitter, NonFiniteLossError, Trainer, metrics, objectives
+from trainer.models import GainPopulation, RateRNN
+
+
+def make_data(n_trials=64, seq_len=6, seed=0, dt=1.0):
+    return datasets.delayed_match_task(n_trials, seq_len=seq_len, n_symbols=2, seed=seed, dt=dt)
+
+
+def make_trainer(model=None, lr=1e-2, **kwargs):
+    return Trainer(model or RateRNN(2, 8, 2, cell='vanilla'), braintools.optim.Adam(lr=lr),
+                   objective=objectives.cross_entropy(), progress=False, **kwargs)
+
+
+class Leaky(brainstate.nn.Module):
+    """A leaky integrator whose output depends on dt: a stale dt gives other numbers."""
+
+    def __init__(self):
+        super().__init__()
+        self.readout = brainstate.nn.Linear(1, 2)
+        self.n_input = 2
+
+    def init_state(self, batch_size=None):
+        self.v = brainstate.HiddenState(jnp.zeros((batch_size, 1)))
+
+    def update(self, x):
+        dt = u.get_magnitude(brainstate.environ.get_dt())
+        self.v.value = self.v.value + dt / 10.0 * (-self.v.value + x[:, :1])
+        return 20.0 * self.readout(self.v.value)  # large enough for dt to matter visibly
+
+
+def test_evaluate_at_another_dt_is_not_stale():
+    fine, coarse = make_data(dt=0.1), make_data(dt=1.0)
+    model = Leaky()
+    trainer = make_trainer(model)
+    trainer.evaluate(coarse, batch_size=16)
+    reused = trainer.evaluate(fine, batch_size=16)['loss']
+    fresh = make_trainer(model).evaluate(fine, batch_size=16)['loss']
+    assert reused == pytest.approx(fresh, rel=1e-6)
+    assert reused != pytest.approx(trainer.evaluate(coarse, batch_size=16)['loss'], rel=1e-3)
+
+
+def test_fit_at_another_dt_retraces():
+    fine, coarse = make_data(dt=0.1), make_data(dt=1.0)
+    trainer = make_trainer(Leaky(), lr=0.0)
+    first = trainer.fit(coarse, n_epochs=1, batch_size=16).history[0]['loss']
+    second = trainer.fit(fine, n_epochs=1, batch_size=16).history[0]['loss']
+    assert first != pytest.approx(second, rel=1e-3)
+    assert second == pytest.approx(trainer.evaluate(fine, batch_size=16)['loss'], rel=1e-5)
+
+
+def test_metrics_named_after_their_builders_never_overwrite_the_loss():
+    data = make_data()
+    trainer = make_trainer(metrics=[metrics.accuracy(), objectives.cross_entropy()], lr=0.0)
+    row = trainer.fit(data, n_epochs=1, batch_size=16).history[0]
+    assert set(row) >= {'loss', 'accuracy', 'cross_entropy'}
+    assert row['loss'] == pytest.approx(row['cross_entropy'], rel=1e-6)
+
+
+@pytest.mark.parametrize('metrics_arg, match', [
+    ({'loss': 'accuracy'}, "the name 'loss' is reserved"),
+    ([metrics.accuracy(), metrics.accuracy()], "two metrics are named 'accuracy'"),
+    ('accuracy', r"wrap it in a list: metrics=\['accuracy'\]"),
+    ({'acc': 42}, "get expects a metric name or a callable"),
+], ids=['loss-reserved', 'duplicate', 'string', 'not-callable'])
+def test_metric_names_are_checked(metrics_arg, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make_trainer(metrics=metrics_arg)
+
+
+def test_dict_metric_may_be_a_name():
+    trainer = make_trainer(metrics={'acc': 'accuracy'})
+    assert set(trainer.evaluate(make_data(), batch_size=16)) == {'loss', 'acc'}
+
+
+def test_non_scalar_metric_is_refused():
+    per_trial = lambda p, t, mask=None: jnp.mean(p, axis=(1, 2))  # noqa: E731
+    trainer = make_trainer(metrics={'per_trial': per_trial})
+    with pytest.raises(ValueError, match="metric 'per_trial' must return a scalar"):
+        trainer.evaluate(make_data(), batch_size=16)
+
+
+def test_train_and_held_out_losses_agree_on_identical_data():
+    data = make_data(50)
+    rng = np.random.default_rng(0)
+    mask = (np.arange(data.n_steps)[None, :] >= rng.integers(1, data.n_steps, 50)[:, None]).astype(np.float32)
+    masked = datasets.from_arrays(data.inputs, np.repeat(data.targets[:, None], data.n_steps, 1), mask)
+    for batch_size in (10, 25):
+        trainer = make_trainer(lr=0.0, metrics=['accuracy'])
+        row = trainer.fit(masked, held_out=masked, n_epochs=1, batch_size=batch_size, shuffle=False).history[0]
+        assert row['loss'] == pytest.approx(row['held_out_loss'], rel=1e-6)
+        assert row['accuracy'] == pytest.approx(row['held_out_accuracy'], abs=1e-6)
+
+
+def test_one_optimizer_for_two_trainers_is_refused():
+    optimizer = braintools.optim.Adam(lr=1e-2)
+    Trainer(RateRNN(2, 8, 2), optimizer, objective=objectives.cross_entropy(), progress=False)
+    with pytest.raises(ValueError, match='already registered with another model'):
+        Trainer(RateRNN(2, 8, 2), optimizer, objective=objectives.cross_entropy(), progress=False)
+
+
+def test_labels_beyond_the_output_width_are_named_before_compiling():
+    base = make_data()
+    data = datasets.from_arrays(base.inputs, np.arange(len(base)) % 4)
+    with pytest.raises(ValueError, match='labels up to 3 but the model outputs 2'):
+        make_trainer().fit(data, n_epochs=1, batch_size=16)
+    with pytest.raises(ValueError, match='build the model with 4 outputs'):
+        make_trainer().evaluate(data, batch_size=16)
+
+
+def test_forward_returning_a_tuple_is_named():
+    trainer = make_trainer(forward=lambda m, x: (m(x[:, 0]), 0))
+    with pytest.raises(TypeError, match='forward must return one array'):
+        trainer.fit(make_data(), n_epochs=1, batch_size=16)
+
+
+def test_nan_update_with_finite_loss_is_caught():
+    data = make_data()
+    trainer = make_trainer(lr=float('nan'))
+    start = {k: np.asarray(s.value['weight']) for k, s in trainer.weights.items()}
+    with pytest.raises(NonFiniteLossError, match=r'parameters NaN or infinite.*epoch 1, step 0'):
+        trainer.fit(data, n_epochs=2, batch_size=16)
+    for k, s in trainer.weights.items():
+        np.testing.assert_array_equal(s.value['weight'], start[k])
+
+
+def test_fitter_nan_update_is_caught():
+    fitter = Fitter(GainPopulation(1, g=0.5), braintools.optim.SGD(lr=float('nan')),
+                    loss_fn=lambda m: ((m.g.value() - 2.0) ** 2, None))
+    with pytest.raises(NonFiniteLossError, match='parameters NaN or infinite.*step 0'):
+        fitter.fit(n_steps=3)
+    assert float(fitter.model.g.value()) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize('clip', [-1.0, 0.0, float('nan'), 'a'], ids=['negative', 'zero', 'nan', 'string'])
+def test_grad_clip_norm_must_be_positive(clip):
+    with pytest.raises(ValueError, match='grad_clip_norm must be a positive finite number'):
+        make_trainer(grad_clip_norm=clip)
+
+
+def test_eval_compiles_ahead_and_counts_once():
+    train, held_out = make_data(80).split(64, seed=0)
+    trainer = make_trainer(metrics=['accuracy'])
+    first = trainer.fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    again = trainer.fit(train, held_out=held_out, n_epochs=2, batch_size=16)
+    assert first.n_compilations == {'train': 1, 'eval': 1}
+    assert again.n_compilations == {'train': 0, 'eval': 0}
