@@ -146,7 +146,7 @@ def load(path, state):
     return state, best, json.loads(raw['progress'])
 
 
-def load_checkpoint(path, model):
+def load_checkpoint(path, model, *, best=True):
     """Load a ``fit(checkpoint=...)`` file's parameters into ``model``, for inference.
 
     Parameters
@@ -155,6 +155,9 @@ def load_checkpoint(path, model):
         A checkpoint written by :meth:`trainer.Trainer.fit`.
     model : brainstate.nn.Module
         A freshly built model of the same architecture.
+    best : bool, default True
+        Load the best epoch's parameters (what ``fit`` leaves in the model with
+        ``restore_best=True``); ``False`` loads the last epoch's.
 
     Returns
     -------
@@ -176,7 +179,8 @@ def load_checkpoint(path, model):
     """
     weights = model.states(brainstate.ParamState)
     raw = _read(path, 'path')
-    values = _restore({k: s.value for k, s in weights.items()}, raw['params'], 'path', path, 'parameters')
+    values = _restore({k: s.value for k, s in weights.items()}, raw['best' if best else 'params'],
+                      'path', path, 'parameters')
     for key, state in weights.items():
         state.value = values[key]
     return json.loads(raw['progress'])
