@@ -2,16 +2,8 @@
 
 import braintools
 import jax.numpy as jnp
-import numpy as np
-
-
-def positive_int(name, value, *, at_most=None, fix=''):
-    """Return ``value`` as an int, or raise naming the argument and the rule."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.{' ' + fix if fix else ''}")
-    if at_most is not None and value > at_most:
-        raise ValueError(f"{name} must be at most {at_most}, got {value}.{' ' + fix if fix else ''}")
-    return int(value)
+# One positive-int check for both packages: trainer depends on datasets, never the reverse.
+from datasets._checks import check_positive_int as positive_int  # noqa: F401
 
 
 def optax_optimizer(optimizer):
