@@ -115,6 +115,8 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
 def save_npz(dataset, path):
     """Write a dataset to ``path`` in the format :func:`from_npz` reads.
 
+    As ``numpy.savez``, this appends ``.npz`` to a path without that suffix.
+
     Examples
     --------
     >>> import os, tempfile
@@ -182,7 +184,8 @@ def from_npz(path, *, dt=None, name=None, description=None):
     >>> ds.name, ds.n_classes, ds.targets.shape
     ('recorded', None, (4, 10, 1))
     """
-    stored = _read_npz(_check_path(path))
+    path = _check_path(path)
+    stored = _read_npz(path)
     if 'dt' in stored:
         stored['dt'] = _stored_scalar(path, stored, 'dt', np.floating)
     if dt is not None and 'dt' in stored and dt_ms(as_dt(dt)) != stored['dt']:
