@@ -45,24 +45,28 @@ def test_command_line_listing_names_every_task():
     assert all(f"'{name}'" in out for name in ALL_NAMES)
 
 
+def _trials(n_trials):
+    return datasets.from_arrays(np.zeros((n_trials, 2, 1)), np.zeros(n_trials))
+
+
 def test_load_passes_kwargs_to_the_loader(scratch_registry):
     calls = []
 
     def loader(**kwargs):
         calls.append(kwargs)
-        return kwargs['n_trials'] * 2
+        return _trials(kwargs['n_trials'] * 2)
     datasets.register_dataset('probe', loader, description='records its kwargs')
-    assert datasets.load_dataset('probe', n_trials=3, seed=9) == 6
+    assert len(datasets.load_dataset('probe', n_trials=3, seed=9)) == 6
     assert calls == [dict(n_trials=3, seed=9)]
     assert ('probe', 'records its kwargs') in datasets.list_datasets()
 
 
 def test_duplicate_names_need_overwrite(scratch_registry):
-    datasets.register_dataset('dup', lambda: 1)
+    datasets.register_dataset('dup', lambda: _trials(1))
     with pytest.raises(ValueError, match="'dup' is already registered; pass overwrite=True"):
-        datasets.register_dataset('dup', lambda: 2)
-    datasets.register_dataset('dup', lambda: 2, overwrite=True)
-    assert datasets.load_dataset('dup') == 2
+        datasets.register_dataset('dup', lambda: _trials(2))
+    datasets.register_dataset('dup', lambda: _trials(2), overwrite=True)
+    assert len(datasets.load_dataset('dup')) == 2
 
 
 def test_registered_user_data_round_trips(scratch_registry):

@@ -7,10 +7,12 @@ per-epoch permutation) is gathered with numpy fancy indexing. grain's random
 access makes resuming at any step exact.
 """
 
+import numbers
+
 import grain
 import numpy as np
 
-from ._checks import check_index_int, check_positive_int
+from ._checks import check_bool, check_index_int, check_positive_int
 from ._record import TaskDataset
 
 __all__ = ['batch_indices', 'batches', 'epoch_indices']
@@ -31,8 +33,15 @@ def _epoch_order(n_trials, seed, epoch, shuffle):
     return order
 
 
-def _check(n_trials, batch_size, seed, epoch, drop_remainder):
+def _check(n_trials, batch_size, seed, epoch, shuffle, drop_remainder):
+    if isinstance(n_trials, TaskDataset):
+        raise TypeError(
+            'n_trials must be an int, got a TaskDataset; pass len(dataset), or serve its '
+            'arrays with datasets.batches(dataset, batch_size).'
+        )
     n_trials = check_positive_int('n_trials', n_trials)
+    check_bool('shuffle', shuffle)
+    drop_remainder = check_bool('drop_remainder', drop_remainder)
     batch_size = check_positive_int('batch_size', batch_size)
     if drop_remainder and batch_size > n_trials:
         raise ValueError(
@@ -58,6 +67,8 @@ class _EpochBatches(grain.MapDataset):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return self.slice(index)
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f'a batch index must be an int, got {type(index).__name__}: {index!r}.')
         if not -self._n_batches <= index < self._n_batches:
             raise IndexError(f'batch {index} is out of range for {self._n_batches} batches.')
         start = (index % self._n_batches) * self._batch_size
@@ -129,7 +140,7 @@ def batch_indices(n_trials, batch_size, *, seed=0, epoch=0, shuffle=True, drop_r
     >>> len(ds), ds[0].shape, ds[0].dtype
     (2, (4,), dtype('int32'))
     """
-    n_trials, batch_size, seed, epoch = _check(n_trials, batch_size, seed, epoch, drop_remainder)
+    n_trials, batch_size, seed, epoch = _check(n_trials, batch_size, seed, epoch, shuffle, drop_remainder)
     n_batches = n_trials // batch_size if drop_remainder else -(-n_trials // batch_size)
     return _EpochBatches(_epoch_order(n_trials, seed, epoch, shuffle), batch_size, n_batches)
 
@@ -151,7 +162,7 @@ def epoch_indices(n_trials, batch_size, *, seed=0, epoch=0, shuffle=True, drop_r
     >>> datasets.epoch_indices(10, 4, seed=0).shape
     (2, 4)
     """
-    n_trials, batch_size, seed, epoch = _check(n_trials, batch_size, seed, epoch, drop_remainder)
+    n_trials, batch_size, seed, epoch = _check(n_trials, batch_size, seed, epoch, shuffle, drop_remainder)
     if not drop_remainder and n_trials % batch_size:
         raise ValueError(
             f'drop_remainder=False leaves a last batch of {n_trials % batch_size} trials, '

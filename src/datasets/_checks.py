@@ -6,15 +6,29 @@ import numbers
 import brainunit as u
 import numpy as np
 
-__all__ = ['as_dt', 'check_array', 'check_finite', 'check_index_int', 'check_positive_int',
-           'dt_ms']
+__all__ = ['as_dt', 'check_array', 'check_bool', 'check_finite', 'check_index_int',
+           'check_positive_int', 'dt_ms']
 
 
-def check_positive_int(name, value):
-    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise."""
+def check_positive_int(name, value, *, at_most=None, fix=''):
+    """Return ``value`` as an ``int`` if it is an integer in ``[1, at_most]``, else raise.
+
+    The one positive-int check of both packages (``trainer`` reuses it, so
+    ``datasets`` stays free of any ``trainer`` import); ``fix`` is appended.
+    """
+    tail = f' {fix}' if fix else ''
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f'{name} must be a positive int, got {value!r}.')
+        raise ValueError(f'{name} must be a positive int, got {value!r}.{tail}')
+    if at_most is not None and value > at_most:
+        raise ValueError(f'{name} must be at most {at_most}, got {value}.{tail}')
     return int(value)
+
+
+def check_bool(name, value):
+    """Return ``value`` as a ``bool`` if it is one (numpy's too); a string such as 'no' is not."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f'{name} must be True or False, got {type(value).__name__}: {value!r}.')
+    return bool(value)
 
 
 def check_index_int(name, value):
@@ -35,6 +49,8 @@ def as_dt(dt):
         value = np.asarray(dt.to_decimal(u.ms))
     elif isinstance(dt, numbers.Real) and not isinstance(dt, bool):
         value = np.asarray(float(dt))
+    elif _is_real_scalar_array(dt):  # a 0-d numpy or JAX array, e.g. from a config
+        value = np.asarray(dt, dtype=float)
     else:
         raise TypeError(
             f'dt must be a float (milliseconds) or a brainunit time Quantity, '
@@ -43,6 +59,13 @@ def as_dt(dt):
     if value.ndim != 0 or not math.isfinite(float(value)) or float(value) <= 0:
         raise ValueError(f'dt must be a positive finite scalar, got {dt!r}.')
     return u.Quantity(float(value), unit=u.ms)
+
+
+def _is_real_scalar_array(value):
+    if not (hasattr(value, 'shape') and hasattr(value, 'dtype')) or np.ndim(value) != 0:
+        return False
+    dtype = np.dtype(value.dtype)
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
 
 
 def dt_ms(dt):

@@ -3,7 +3,9 @@
 import collections
 import functools
 import inspect
+import numbers
 
+import brainunit as u
 import numpy as np
 
 from ._checks import as_dt, check_index_int, check_positive_int, dt_ms
@@ -85,6 +87,42 @@ def _valid_params(task_cls, task_base):
                   if not name.startswith('_') and not callable(value)
                   and not isinstance(value, property)}
     return (named | attributes) - _RESERVED
+
+
+def _is_time(value):
+    return isinstance(value, u.Quantity) and u.get_dim(value) == u.get_dim(u.ms)
+
+
+def _leaves(value):
+    """A duration or a ``(low, high)`` range of them, as a list."""
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def _check_task_params(task_cls, task_params):
+    """Check durations and numbers against the task's defaults: cogtask fails deep in a trace.
+
+    A duration given as a bare number, in another unit, or negative fails inside the compiled
+    trial (saiunit: "only dimensionless scalar quantities ...") or silently shortens the trial.
+    """
+    defaults = {name: p.default for name, p in inspect.signature(task_cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    for name, value in task_params.items():
+        default = defaults.get(name)
+        if default is not None and all(_is_time(d) for d in _leaves(default)):
+            if not all(_is_time(v) for v in _leaves(value)):
+                raise TypeError(
+                    f'{name} is a duration: it must be a brainunit time Quantity like its default '
+                    f'{default!r}, e.g. {name}=500 * brainunit.ms; got {value!r}.'
+                )
+            ms = np.concatenate([np.ravel(v.to_decimal(u.ms)) for v in _leaves(value)])
+            if not (np.all(np.isfinite(ms)) and np.all(ms >= 0)):
+                raise ValueError(f'{name} must be a finite duration >= 0 ms, got {value!r}.')
+        elif isinstance(default, numbers.Real) and not isinstance(default, bool):
+            if isinstance(value, (bool, str)) or not (isinstance(value, numbers.Real)
+                                                      or np.ndim(value) == 0 and hasattr(value, 'dtype')):
+                raise TypeError(
+                    f'{name} must be a number like its default {default!r}, got {value!r}.'
+                )
 
 
 def _freeze(value):
@@ -220,6 +258,7 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
             f'{task.__name__} takes no parameter(s) {unknown}; valid task parameters are '
             f'{sorted(valid_params)}.'
         )
+    _check_task_params(task, task_params)
     import jax
     generate = _generator(task, dt, task_params, response_phases)
     root_key = jax.random.PRNGKey(seed)

@@ -142,7 +142,18 @@ def fc_matrix(signal):
                 f'got targets of shape {signal.targets.shape}; pick a trial with dataset[i].'
             )
         signal = signal.targets
-    array = np.asarray(signal, dtype=np.float64)
+    try:
+        array = np.asarray(signal, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f'signal must be a numeric (n_steps, n_regions) array or a TaskDataset, '
+            f'got {type(signal).__name__}: {signal!r:.80}.'
+        ) from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            f'signal must be finite, got {int(np.size(array) - np.isfinite(array).sum())} NaN or '
+            f'infinite values; drop or interpolate them before computing FC.'
+        )
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2 or array.shape[0] < 2:

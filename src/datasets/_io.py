@@ -1,7 +1,9 @@
 """Front doors for recorded data: numpy arrays and ``.npz`` files."""
 
 import os
+import zipfile
 
+import brainunit as u
 import numpy as np
 
 from ._checks import as_dt, dt_ms
@@ -11,7 +13,16 @@ __all__ = ['from_arrays', 'from_npz', 'save_npz']
 
 
 def _as_numeric(name, value):
-    array = np.asarray(value)
+    if isinstance(value, u.Quantity):
+        raise TypeError(
+            f'{name} must be plain numbers, got a brainunit Quantity in {u.get_unit(value)}; '
+            f'pass its magnitude, e.g. {name}.to_decimal(brainunit.mV).'
+        )
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f'{name} must be a rectangular array, got {type(value).__name__} '
+                         f'that numpy cannot stack ({error}).') from None
     if array.dtype != bool and not (np.issubdtype(array.dtype, np.integer)
                                     or np.issubdtype(array.dtype, np.floating)):
         raise TypeError(f'{name} must hold real numbers, got dtype {array.dtype}.')
@@ -90,6 +101,11 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
             n_classes = int(targets.max()) + 1
     if mask is not None:
         mask = _as_numeric('mask', mask).astype(np.float32)
+        if mask.size and not np.any(mask):
+            raise ValueError(
+                'mask is zero on every step, so no step would count in the loss; '
+                'mark the scored steps with 1 (or pass mask=None to score every step).'
+            )
     return TaskDataset(
         inputs=inputs.astype(np.float32), targets=targets, mask=mask, dt=as_dt(dt),
         n_classes=n_classes, seed=seed, description=description, name=name,
@@ -98,6 +114,8 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
 
 def save_npz(dataset, path):
     """Write a dataset to ``path`` in the format :func:`from_npz` reads.
+
+    As ``numpy.savez``, this appends ``.npz`` to a path without that suffix.
 
     Examples
     --------
@@ -112,6 +130,18 @@ def save_npz(dataset, path):
     """
     if not isinstance(dataset, TaskDataset):
         raise TypeError(f'dataset must be a TaskDataset, got {type(dataset).__name__}.')
+    path = _check_path(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f'path={path!r} is a directory; give a file name in it, e.g. '
+            f'{os.path.join(path, dataset.name or "trials")}.npz.'
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f'path={path!r}: the folder {folder!r} does not exist; create it first '
+            f'(os.makedirs(folder, exist_ok=True)).'
+        )
     arrays = dict(inputs=dataset.inputs, targets=dataset.targets, dt=dt_ms(dataset.dt),
                   description=dataset.description, name=dataset.name)
     if dataset.mask is not None:
@@ -154,25 +184,73 @@ def from_npz(path, *, dt=None, name=None, description=None):
     >>> ds.name, ds.n_classes, ds.targets.shape
     ('recorded', None, (4, 10, 1))
     """
-    with np.load(path, allow_pickle=False) as data:
-        missing = [key for key in ('inputs', 'targets') if key not in data]
-        if missing:
-            raise ValueError(
-                f'{os.fspath(path)!r} lacks {missing}; an npz dataset needs "inputs" and '
-                f'"targets" arrays (found {sorted(data.files)}).'
-            )
-        stored = {key: data[key] for key in data.files}
-    if dt is not None and 'dt' in stored and dt_ms(as_dt(dt)) != float(stored['dt']):
+    path = _check_path(path)
+    stored = _read_npz(path)
+    if 'dt' in stored:
+        stored['dt'] = _stored_scalar(path, stored, 'dt', np.floating)
+    if dt is not None and 'dt' in stored and dt_ms(as_dt(dt)) != stored['dt']:
         raise ValueError(
-            f'dt={dt!r} disagrees with the file, which says {float(stored["dt"])} ms; '
+            f'dt={dt!r} disagrees with the file, which says {stored["dt"]} ms; '
             f'drop the dt argument.'
         )
-    dt = float(stored['dt']) if 'dt' in stored else (1.0 if dt is None else dt)
+    dt = stored['dt'] if 'dt' in stored else (1.0 if dt is None else dt)
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return from_arrays(
         stored['inputs'], stored['targets'], stored.get('mask'), dt=dt,
-        n_classes=int(stored['n_classes']) if 'n_classes' in stored else None,
-        seed=int(stored['seed']) if 'seed' in stored else None,
+        n_classes=_stored_scalar(path, stored, 'n_classes', np.integer),
+        seed=_stored_scalar(path, stored, 'seed', np.integer),
         description=description if description is not None else str(stored.get('description', '')),
         name=name if name is not None else str(stored.get('name', '') or stem),
+    )
+
+
+def _check_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f'path must be a str or os.PathLike, got {type(path).__name__}: {path!r}.')
+    return os.fspath(path)
+
+
+def _read_npz(path):
+    """Every array of the ``.npz`` at ``path``, or an error that names the file and the fix."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f'path={path!r} is a directory; pass the .npz file in it.')
+    if not os.path.isfile(path):
+        hint = (f'; numpy.savez added ".npz", did you mean {path + ".npz"!r}?'
+                if os.path.isfile(path + '.npz') else '; check the path and the working directory')
+        raise FileNotFoundError(f'path={path!r}: no such file{hint}.')
+    if not zipfile.is_zipfile(path):  # np.load would call such a file "pickled data"
+        raise ValueError(
+            f'path={path!r} is not an .npz file (no zip archive: empty, truncated or another '
+            f'format); write one with datasets.save_npz(dataset, path).'
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored = {key: data[key] for key in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f'path={path!r} could not be read as an npz dataset ({error}); write it with '
+            f'datasets.save_npz, or numpy.savez of plain numeric arrays (object arrays are '
+            f'refused: loading them would unpickle).'
+        ) from None
+    missing = [key for key in ('inputs', 'targets') if key not in stored]
+    if missing:
+        raise ValueError(
+            f'path={path!r} lacks {missing}; an npz dataset needs "inputs" and '
+            f'"targets" arrays (found {sorted(stored)}).'
+        )
+    return stored
+
+
+def _stored_scalar(path, stored, key, kind):
+    """The file's ``key`` as a Python number of ``kind`` (None when absent), checked exactly."""
+    if key not in stored:
+        return None
+    value = stored[key]
+    is_real = np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)
+    if value.ndim == 0 and is_real and (kind is np.floating or float(value).is_integer()):
+        return float(value) if kind is np.floating else int(value)
+    expected = 'a number of milliseconds' if kind is np.floating else 'an int'
+    raise ValueError(
+        f'path={path!r} stores {key}={value!r}, which must be {expected} (a scalar); '
+        f'rewrite the file with datasets.save_npz.'
     )

@@ -1,6 +1,7 @@
 """The one dataset type: :class:`TaskDataset`, an immutable record of trials."""
 
 import dataclasses
+import math
 import numbers
 from typing import Optional
 
@@ -21,9 +22,13 @@ def _readonly(array):
 
 def _validate(ds):
     check_array('inputs', ds.inputs, np.float32, (3,))
-    n_trials, n_steps, _ = ds.inputs.shape
-    if n_trials < 1:
-        raise ValueError(f'inputs must hold at least one trial, got shape {ds.inputs.shape}.')
+    n_trials, n_steps, n_features = ds.inputs.shape
+    for axis, count in (('trial', n_trials), ('time step', n_steps), ('feature', n_features)):
+        if count < 1:
+            raise ValueError(
+                f'inputs must hold at least one {axis}: shape (n_trials, n_steps, n_features) '
+                f'must have no zero axis, got {ds.inputs.shape}.'
+            )
     check_finite('inputs', ds.inputs)
     targets = ds.targets
     is_values = isinstance(targets, np.ndarray) and targets.ndim == 3
@@ -39,6 +44,11 @@ def _validate(ds):
             f'per-step targets must match inputs along axis 1.'
         )
     if is_values:
+        if targets.shape[2] < 1:
+            raise ValueError(
+                f'value targets (n_trials, n_steps, n_outputs) need n_outputs >= 1, '
+                f'got shape {targets.shape}.'
+            )
         check_finite('targets', targets)
         if ds.n_classes is not None:
             raise ValueError(
@@ -71,21 +81,41 @@ def _validate(ds):
             raise TypeError(f'{name} must be a str, got {type(getattr(ds, name)).__name__}.')
 
 
+_SPLIT_RULE = ('split takes fractions in (0, 1) summing to at most 1, e.g. split(0.8), or '
+               'positive trial counts summing to at most n_trials={n}, e.g. split({example})')
+
+
+def _check_split_parts(n_trials, parts):
+    """Raise, saying what ``split`` allows, unless ``parts`` are all fractions or all counts."""
+    rule = _SPLIT_RULE.format(n=n_trials, example=max(1, n_trials * 4 // 5))
+    for part in parts:
+        if isinstance(part, bool) or not isinstance(part, numbers.Real):
+            hint = (f'; pass the parts as separate arguments, split(*{part!r})'
+                    if isinstance(part, (list, tuple)) else '')
+            raise TypeError(f'{rule}; got {type(part).__name__} {part!r}{hint}.')
+        if not isinstance(part, numbers.Integral) and not (math.isfinite(part) and 0 < part < 1):
+            hint = (f'; for {int(part)} trials pass the int, split({int(part)})'
+                    if math.isfinite(part) and part > 1 and float(part).is_integer() else '')
+            raise ValueError(f'{rule}; got the fraction {part!r}, which is not in (0, 1){hint}.')
+    kinds = {isinstance(part, numbers.Integral) for part in parts}
+    if len(kinds) > 1:
+        raise ValueError(f'{rule}, not a mix of both; got {tuple(parts)}.')
+
+
 def _split_sizes(n_trials, parts):
     """Turn fractions or sizes into part sizes; parts that fall short get one more, last part."""
     if not parts:
         raise ValueError('split needs at least one fraction or size, e.g. ds.split(0.8, seed=0).')
-    is_int = [isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in parts]
-    is_frac = [isinstance(p, numbers.Real) and not i and 0 < p < 1 for p, i in zip(parts, is_int)]
-    if all(is_int):
+    _check_split_parts(n_trials, parts)
+    if isinstance(parts[0], numbers.Integral):
         sizes = [int(p) for p in parts]
         if min(sizes) < 1 or sum(sizes) > n_trials:
             raise ValueError(
                 f'split sizes must be positive ints summing to at most n_trials={n_trials}, '
-                f'got {parts}.'
+                f'got {tuple(parts)}; for fractions pass floats in (0, 1), e.g. split(0.8).'
             )
         covered = sum(sizes) == n_trials
-    elif all(is_frac):
+    else:
         total = float(sum(parts))
         if total > 1 + 1e-9:
             raise ValueError(f'split fractions must sum to at most 1, got {parts} (sum {total:g}).')
@@ -93,12 +123,13 @@ def _split_sizes(n_trials, parts):
         covered = abs(total - 1) <= 1e-9
         if covered:
             sizes[-1] = n_trials - sum(sizes[:-1])  # the last part absorbs rounding
-    else:
-        raise ValueError(
-            f'split takes either fractions in (0, 1) or positive int sizes, not a mix; got {parts}.'
-        )
     if not covered:
         sizes.append(n_trials - sum(sizes))
+    if len(sizes) == 1:
+        raise ValueError(
+            f'split{tuple(parts)} of {n_trials} trials gives one part, the whole set; '
+            f'ask for less, e.g. split({max(1, n_trials * 4 // 5)}) or split(0.8).'
+        )
     if min(sizes) < 1:
         raise ValueError(
             f'split{tuple(parts)} of {n_trials} trials leaves a part empty (sizes {sizes}); '
@@ -209,6 +240,11 @@ class TaskDataset:
         if isinstance(index, slice):
             return self._take(index)
         indices = np.asarray(index)
+        if indices.dtype != bool and not np.issubdtype(indices.dtype, np.integer) and indices.size:
+            raise IndexError(
+                f'a trial index must be an int, a slice, or an array of ints or bools, '
+                f'got {type(index).__name__} {index!r}.'
+            )
         if indices.dtype == bool:
             if indices.shape != (n,):
                 raise IndexError(

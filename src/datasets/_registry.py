@@ -1,7 +1,10 @@
 """The name -> loader registry behind :func:`load_dataset`."""
 
 import difflib
+import inspect
 from typing import Callable, List, Tuple
+
+from ._record import TaskDataset
 
 __all__ = ['list_datasets', 'load_dataset', 'register_dataset']
 
@@ -18,8 +21,9 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
     name : str
         The lookup name (snake_case by convention).
     loader : callable
-        Called as ``loader(**kwargs)`` on each :func:`load_dataset`; it should
-        accept ``n_trials`` and ``seed`` when its data are random.
+        Called as ``loader(**kwargs)`` on each :func:`load_dataset`; it must
+        return a :class:`TaskDataset`, and should accept ``n_trials`` and
+        ``seed`` when its data are random.
     description : str, optional
         One line shown by :func:`list_datasets`.
     overwrite : bool, optional
@@ -85,12 +89,14 @@ def load_dataset(name: str, **kwargs):
     Returns
     -------
     TaskDataset
-        Whatever the loader returns (a TaskDataset for the built-ins).
 
     Raises
     ------
     KeyError
         If ``name`` is not registered; the message lists the names.
+    TypeError
+        If the loader takes none of some ``kwargs`` (the message lists the
+        ones it takes), or returns something other than a TaskDataset.
 
     Examples
     --------
@@ -107,4 +113,28 @@ def load_dataset(name: str, **kwargs):
             f'{", ".join(sorted(_REGISTRY)) or "<none>"}.'
         )
     loader, _ = _REGISTRY[name]
-    return loader(**kwargs)
+    _check_kwargs(name, loader, kwargs)
+    dataset = loader(**kwargs)
+    if not isinstance(dataset, TaskDataset):
+        raise TypeError(
+            f'the loader registered as {name!r} returned {type(dataset).__name__}, not a '
+            f'TaskDataset; make it return datasets.from_arrays(inputs, targets, ...).'
+        )
+    return dataset
+
+
+def _check_kwargs(name, loader, kwargs):
+    """Raise, listing what ``loader`` takes, for keywords it does not (Python names neither)."""
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call speak
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f' Did you mean {close[0]!r}?' if close else ''
+        takes = f'it takes {accepted}' if accepted else 'it takes none (its data are fixed)'
+        raise TypeError(f'dataset {name!r} takes no argument(s) {unknown}; {takes}.{hint}')

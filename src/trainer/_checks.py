@@ -6,20 +6,13 @@ import numbers
 
 import braintools
 import jax.numpy as jnp
-import numpy as np
+
+# One positive-int check for both packages: trainer depends on datasets, never the reverse.
+from datasets._checks import check_positive_int as positive_int  # noqa: F401
 
 
 def _fix(fix):
     return f' {fix}' if fix else ''
-
-
-def positive_int(name, value, *, at_most=None, fix=''):
-    """Return ``value`` as an int, or raise naming the argument and the rule."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}.{_fix(fix)}")
-    if at_most is not None and value > at_most:
-        raise ValueError(f"{name} must be at most {at_most}, got {value}.{_fix(fix)}")
-    return int(value)
 
 
 def positive_float(name, value, *, fix=''):

@@ -1,0 +1,253 @@
+"""Every bad input a careful user might try: one row each, one table.
+
+A row is ``pytest.param(call, error, patterns, id=...)``: ``call(tmp_path)``
+makes the bad call, ``error`` is the exception type it must raise, and every
+regex in ``patterns`` must match the message -- the argument's name, and the
+rule or the fix. The raise must come from our own code (``datasets`` or
+``trainer``), never from inside numpy, JAX, grain or braintools.
+
+Rows are grouped in one list per area; add an area by adding a list to ``ROWS``.
+"""
+
+import os
+import re
+
+import brainunit as u
+import numpy as np
+import pytest
+
+import datasets
+
+OUR_PACKAGES = (os.sep + 'datasets' + os.sep, os.sep + 'trainer' + os.sep)
+
+
+def _labelled(n_trials=10):
+    return datasets.from_arrays(np.zeros((n_trials, 5, 2)), np.arange(n_trials) % 2)
+
+
+def _file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+def _npz(tmp_path, name, **arrays):
+    path = str(tmp_path / name)
+    np.savez(path, **arrays)
+    return path
+
+
+def _truncated(tmp_path):
+    path = str(tmp_path / 'trials.npz')
+    datasets.save_npz(_labelled(), path)
+    with open(path, 'rb') as f:
+        data = f.read()
+    return _file(tmp_path, 'truncated.npz', data[:len(data) // 2])
+
+
+def _register_and_load(name, loader, **kwargs):
+    datasets.register_dataset(name, loader, overwrite=True)
+    return datasets.load_dataset(name, **kwargs)
+
+
+X = np.zeros((2, 3, 1))  # two trials, three steps, one feature
+SPLIT_RULE = [r'fractions in \(0, 1\) summing to at most 1', r'positive trial counts']
+
+FROM_ARRAYS = [
+    pytest.param(lambda tmp: datasets.from_arrays(np.zeros((4, 0, 2)), np.zeros(4)),
+                 ValueError, [r'\binputs\b', 'at least one time step', r'\(4, 0, 2\)'],
+                 id='from_arrays-zero-steps'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.zeros((4, 5, 0)), np.zeros(4)),
+                 ValueError, [r'\binputs\b', 'at least one feature', r'\(4, 5, 0\)'],
+                 id='from_arrays-zero-features'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.zeros((0, 5, 2)), np.zeros(0)),
+                 ValueError, [r'\binputs\b', 'at least one trial'], id='from_arrays-zero-trials'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.zeros((4, 5, 2)), np.zeros((4, 5, 0))),
+                 ValueError, ['targets', r'n_outputs >= 1'], id='from_arrays-zero-outputs'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.zeros((4, 5)), np.zeros(4)),
+                 ValueError, [r'inputs must have shape \(n_trials, n_steps, n_features\)',
+                              r'inputs\[\.\.\., None\]'], id='from_arrays-rank-2-inputs'),
+    pytest.param(lambda tmp: datasets.from_arrays([[[1.0]], [[1.0], [2.0]]], [0, 1]),
+                 ValueError, ['inputs must be a rectangular array'], id='from_arrays-ragged'),
+    pytest.param(lambda tmp: datasets.from_arrays(X * u.mV, [0, 1]),
+                 TypeError, ['inputs must be plain numbers', 'mV', 'to_decimal'],
+                 id='from_arrays-quantity-inputs'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.full((2, 3, 1), 'a'), [0, 1]),
+                 TypeError, ['inputs must hold real numbers'], id='from_arrays-str-inputs'),
+    pytest.param(lambda tmp: datasets.from_arrays(np.full((2, 3, 1), np.nan), [0, 1]),
+                 ValueError, ['inputs must be finite', '6 NaN'], id='from_arrays-nan-inputs'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, np.full((2, 3, 1), np.inf)),
+                 ValueError, ['targets must be finite'], id='from_arrays-inf-value-targets'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0.5, 1.0]),
+                 ValueError, ['targets', 'integer-valued', r'targets\[\.\.\., None\]'],
+                 id='from_arrays-fractional-labels'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [-1, 1]),
+                 ValueError, ['labels in targets', r'\[0, 2\*\*31\)'], id='from_arrays-negative-label'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1, 1]),
+                 ValueError, ['inputs has 2 trials but targets has 3', 'axis 0'],
+                 id='from_arrays-trial-count-mismatch'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], mask=np.zeros((2, 3))),
+                 ValueError, ['mask is zero on every step', 'mask=None'], id='from_arrays-all-zero-mask'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], mask=-np.ones((2, 3))),
+                 ValueError, ['mask must be >= 0'], id='from_arrays-negative-mask'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], mask=np.ones((2, 4))),
+                 ValueError, [r'mask must have shape \(n_trials, n_steps\) = \(2, 3\)'],
+                 id='from_arrays-mask-shape'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], dt=0),
+                 ValueError, ['dt must be a positive finite scalar'], id='from_arrays-dt-zero'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], dt='1ms'),
+                 TypeError, ['dt must be a float', 'brainunit time Quantity'], id='from_arrays-dt-str'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], dt=1 * u.mV),
+                 ValueError, ['dt must be a time', r'1 \* brainunit\.ms'], id='from_arrays-dt-volts'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], n_classes=1),
+                 ValueError, ['n_classes must be an int greater than the largest label',
+                              'max label \\+ 1'], id='from_arrays-n-classes-too-small'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [0, 1], seed=-1),
+                 ValueError, ['seed must be a non-negative int'], id='from_arrays-negative-seed'),
+]
+
+RECORD = [
+    pytest.param(lambda tmp: _labelled().split(1.0), ValueError, SPLIT_RULE + ['1.0'], id='split-1.0'),
+    pytest.param(lambda tmp: _labelled().split(1.5), ValueError, SPLIT_RULE + ['1.5'], id='split-1.5'),
+    pytest.param(lambda tmp: _labelled().split(-0.2), ValueError, SPLIT_RULE + ['-0.2'],
+                 id='split-negative'),
+    pytest.param(lambda tmp: _labelled().split(float('nan')), ValueError, SPLIT_RULE + ['nan'],
+                 id='split-nan'),
+    pytest.param(lambda tmp: _labelled().split(8.0), ValueError, SPLIT_RULE + [r'split\(8\)'],
+                 id='split-integral-float'),
+    pytest.param(lambda tmp: _labelled().split(0.8, 2), ValueError, SPLIT_RULE + ['not a mix'],
+                 id='split-mixed'),
+    pytest.param(lambda tmp: _labelled().split([0.8, 0.2]), TypeError,
+                 SPLIT_RULE + [r'separate arguments'], id='split-list'),
+    pytest.param(lambda tmp: _labelled().split('0.8'), TypeError, SPLIT_RULE + ["str '0.8'"],
+                 id='split-str'),
+    pytest.param(lambda tmp: _labelled().split(11), ValueError,
+                 ['positive ints summing to at most n_trials=10'], id='split-more-than-n'),
+    pytest.param(lambda tmp: _labelled().split(10), ValueError, ['gives one part, the whole set'],
+                 id='split-whole-set'),
+    pytest.param(lambda tmp: _labelled().split(0.6, 0.6), ValueError, ['sum to at most 1'],
+                 id='split-fractions-over-one'),
+    pytest.param(lambda tmp: _labelled().split(0.5, seed=-1), ValueError,
+                 ['seed must be a non-negative int'], id='split-negative-seed'),
+    pytest.param(lambda tmp: _labelled()['a'], IndexError, ['trial index must be an int'],
+                 id='getitem-str'),
+    pytest.param(lambda tmp: _labelled()[10], IndexError, ['trial index 10 is out of range'],
+                 id='getitem-past-end'),
+]
+
+BATCHING = [
+    pytest.param(lambda tmp: datasets.batch_indices(10, 0), ValueError,
+                 ['batch_size must be a positive int, got 0'], id='batch_indices-zero-batch'),
+    pytest.param(lambda tmp: datasets.batch_indices(10, 4.0), ValueError,
+                 ['batch_size must be a positive int, got 4.0'], id='batch_indices-float-batch'),
+    pytest.param(lambda tmp: datasets.batch_indices(10, 20), ValueError,
+                 ['batch_size=20 is larger than the 10 trials', 'drop_remainder=False'],
+                 id='batch_indices-batch-over-n'),
+    pytest.param(lambda tmp: datasets.batch_indices(_labelled(), 4), TypeError,
+                 ['n_trials must be an int', r'len\(dataset\)'], id='batch_indices-dataset-as-n'),
+    pytest.param(lambda tmp: datasets.batch_indices(10, 4, shuffle='no'), TypeError,
+                 ['shuffle must be True or False'], id='batch_indices-shuffle-str'),
+    pytest.param(lambda tmp: datasets.epoch_indices(10, 4, drop_remainder='no'), TypeError,
+                 ['drop_remainder must be True or False'], id='epoch_indices-drop-str'),
+    pytest.param(lambda tmp: datasets.batch_indices(10, 4, epoch=1.5), ValueError,
+                 ['epoch must be a non-negative int'], id='batch_indices-float-epoch'),
+    pytest.param(lambda tmp: datasets.batch_indices(10, 4)['a'], TypeError,
+                 ['batch index must be an int'], id='batch_indices-record-str'),
+    pytest.param(lambda tmp: datasets.epoch_indices(10, 4, drop_remainder=False), ValueError,
+                 ['drop_remainder=False leaves a last batch of 2', 'drop_remainder=True'],
+                 id='epoch_indices-ragged'),
+    pytest.param(lambda tmp: list(datasets.batches(X, 1)), TypeError,
+                 ['dataset must be a TaskDataset'], id='batches-array'),
+    pytest.param(lambda tmp: list(datasets.batches(_labelled(), 4, start_step=9)), ValueError,
+                 ['start_step=9 is past the 2 batches', '0 <= start_step <= 2'],
+                 id='batches-start-past-end'),
+    pytest.param(lambda tmp: datasets.plot_trial(_labelled(), 10), IndexError,
+                 [r'index must be an int in \[0, 10\)'], id='plot_trial-index'),
+]
+
+REGISTRY = [
+    pytest.param(lambda tmp: datasets.load_dataset('delayed_match_tsk'), KeyError,
+                 ["unknown dataset 'delayed_match_tsk'", "Did you mean 'delayed_match_task'"],
+                 id='load_dataset-typo'),
+    pytest.param(lambda tmp: datasets.load_dataset('delayed_match_task', n_trail=8), TypeError,
+                 [r"takes no argument\(s\) \['n_trail'\]", "Did you mean 'n_trials'"],
+                 id='load_dataset-kwarg-typo'),
+    pytest.param(lambda tmp: datasets.load_dataset('steady_state_target', n_trials=8), TypeError,
+                 [r"'steady_state_target' takes no argument\(s\) \['n_trials'\]", "'g', 'n_steps'"],
+                 id='load_dataset-fixed-target-n-trials'),
+    pytest.param(lambda tmp: datasets.load_dataset('delayed_match_task', n_trials=0), ValueError,
+                 ['n_trials must be a positive int, got 0'], id='load_dataset-zero-trials'),
+    pytest.param(lambda tmp: datasets.load_dataset('go_no_go', n_trials=2, t_fixation=500),
+                 TypeError, ['t_fixation is a duration', r't_fixation=500 \* brainunit\.ms'],
+                 id='cogtask-duration-without-unit'),
+    pytest.param(lambda tmp: datasets.load_dataset('go_no_go', n_trials=2, t_fixation=-100 * u.ms),
+                 ValueError, ['t_fixation must be a finite duration >= 0 ms'],
+                 id='cogtask-negative-duration'),
+    pytest.param(lambda tmp: datasets.load_dataset('go_no_go', n_trials=2, go_prob='a'),
+                 TypeError, ['go_prob must be a number'], id='cogtask-str-number'),
+    pytest.param(lambda tmp: datasets.load_dataset('go_no_go', n_trials=2, t_stimuls=1 * u.ms),
+                 TypeError, [r"takes no parameter\(s\) \['t_stimuls'\]", 't_stimulus'],
+                 id='cogtask-param-typo'),
+    pytest.param(lambda tmp: datasets.load_dataset('go_no_go', n_trials=2, mask='all'),
+                 ValueError, ["mask must be one of \\('response', 'valid'\\)"], id='cogtask-mask'),
+    pytest.param(lambda tmp: _register_and_load('returns_int', lambda: 3), TypeError,
+                 ["registered as 'returns_int' returned int, not a TaskDataset"],
+                 id='register-loader-returns-int'),
+    pytest.param(lambda tmp: datasets.register_dataset('go_no_go', _labelled), ValueError,
+                 ['already registered', 'overwrite=True'], id='register-taken-name'),
+    pytest.param(lambda tmp: datasets.register_dataset('x', _labelled()), TypeError,
+                 ['loader for dataset .x. must be callable'], id='register-not-callable'),
+    pytest.param(lambda tmp: datasets.fc_matrix(np.full((5, 2), np.nan)), ValueError,
+                 ['signal must be finite'], id='fc_matrix-nan'),
+]
+
+NPZ = [
+    pytest.param(lambda tmp: datasets.from_npz(str(tmp / 'missing.npz')), FileNotFoundError,
+                 [r"path='.*missing\.npz'", 'no such file'], id='from_npz-missing'),
+    pytest.param(lambda tmp: datasets.from_npz(str(tmp)), IsADirectoryError,
+                 ['path=', 'is a directory'], id='from_npz-directory'),
+    pytest.param(lambda tmp: datasets.from_npz(_file(tmp, 'junk.npz', b'not a zip')), ValueError,
+                 [r"path='.*junk\.npz'", r'not an \.npz file', 'save_npz'], id='from_npz-corrupt'),
+    pytest.param(lambda tmp: datasets.from_npz(_file(tmp, 'empty.npz', b'')), ValueError,
+                 [r"path='.*empty\.npz'", r'not an \.npz file'], id='from_npz-empty'),
+    pytest.param(lambda tmp: datasets.from_npz(_truncated(tmp)), ValueError,
+                 [r"path='.*truncated\.npz'", r'not an \.npz file'], id='from_npz-truncated'),
+    pytest.param(lambda tmp: datasets.from_npz(_npz(tmp, 'obj.npz', inputs=X,
+                                                    targets=np.array([{}, {}], dtype=object))),
+                 ValueError, [r"path='.*obj\.npz'", 'object arrays are refused'],
+                 id='from_npz-object-arrays'),
+    pytest.param(lambda tmp: datasets.from_npz(_npz(tmp, 'keys.npz', x=X)), ValueError,
+                 [r"path='.*keys\.npz' lacks \['inputs', 'targets'\]"], id='from_npz-missing-keys'),
+    pytest.param(lambda tmp: datasets.from_npz(_npz(tmp, 'dt.npz', inputs=X, targets=[0, 1], dt='x')),
+                 ValueError, ['stores dt=', 'a number of milliseconds'], id='from_npz-stored-dt-str'),
+    pytest.param(lambda tmp: datasets.from_npz(_npz(tmp, 'nc.npz', inputs=X, targets=[0, 1],
+                                                    n_classes=2.5)),
+                 ValueError, ['stores n_classes=', 'must be an int'], id='from_npz-stored-n-classes'),
+    pytest.param(lambda tmp: datasets.from_npz(None), TypeError,
+                 ['path must be a str or os.PathLike'], id='from_npz-none'),
+    pytest.param(lambda tmp: datasets.save_npz(_labelled(), str(tmp)), IsADirectoryError,
+                 ['path=', r'is a directory; give a file name in it'], id='save_npz-directory'),
+    pytest.param(lambda tmp: datasets.save_npz(_labelled(), str(tmp / 'no' / 'x.npz')),
+                 FileNotFoundError, ['does not exist', 'os.makedirs'], id='save_npz-missing-folder'),
+]
+
+# The lead adds TRAINER, FITTER and CHECKPOINT lists here and to ROWS.
+ROWS = FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ
+
+
+@pytest.fixture(autouse=True)
+def _scratch_registry(monkeypatch):
+    from datasets import _registry
+    monkeypatch.setattr(_registry, '_REGISTRY', dict(_registry._REGISTRY))
+
+
+@pytest.mark.parametrize('call, error, patterns', ROWS)
+def test_bad_input_gets_a_clear_error_of_ours(call, error, patterns, tmp_path):
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    message = str(info.value)
+    missing = [pattern for pattern in patterns if not re.search(pattern, message)]
+    assert not missing, f'{message!r} does not match {missing}'
+    raised_in = str(info.traceback[-1].path)
+    assert any(package in raised_in for package in OUR_PACKAGES), \
+        f'raised inside {raised_in}, not by datasets or trainer'
