@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _checks
 from ._data import gather
+from ._placement import Placement
 from ._reduce import call_with_mask
 from .metrics import get as get_metric
 from .objectives import accepts_mask
@@ -110,7 +111,7 @@ def mean_of(sums, axis=None):
     >>> mean_of({'loss': (np.array([2.0, 6.0]), np.array([1.0, 3.0]))}, axis=0)
     {'loss': 2.0}
     """
-    sums = jax.device_get(sums)
+    sums = Placement.to_host(sums)
     out = {}
     for name, (total, count) in sums.items():
         total, count = np.sum(np.asarray(total, np.float64), axis), np.sum(np.asarray(count, np.float64), axis)

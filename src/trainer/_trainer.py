@@ -12,6 +12,7 @@ from ._errors import NonFiniteLossError
 from ._fit import Best, Epochs, FitPlan
 from ._forward import rollout
 from ._params import param_values
+from ._placement import Placement
 from ._program import Program
 from ._progress import ProgressBar
 from ._result import TrainResult
@@ -60,7 +61,13 @@ class Trainer:
         ``callback(info)`` once per epoch with ``info = {'epoch', 'history',
         'model'}``; returning ``True`` stops training.
     progress : bool, default True
-        Show a progress bar over epochs.
+        Show a progress bar over epochs (process 0 only).
+    devices : None, 'all', int, list of jax.Device or jax.sharding.Mesh, optional
+        Split each batch over these devices (data parallel): ``None`` is the
+        default device; ``'all'`` is ``jax.devices()`` (every device of every
+        process, see :func:`trainer.distributed.initialize`); ``n`` the first
+        ``n``; a ``Mesh`` must have a ``'batch'`` axis. ``batch_size`` is the
+        global batch and must divide by the device count.
 
     Examples
     --------
@@ -78,7 +85,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
-                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True):
+                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None):
         self.objective = _checks.objective_callable(objective, 'objective')
         if forward is not None and not callable(forward):
             raise TypeError(f"forward must be callable(model, inputs) -> prediction, got {forward!r}.")
@@ -101,14 +108,15 @@ class Trainer:
         _checks.has_trainable(self.weights, 'Trainer')
         _check_unshared(self.optimizer, self.weights)
         register(self.optimizer, self.weights)
-        self.program = Program(model, self.optimizer)
+        self.placement = Placement(devices)
+        self.program = Program(model, self.optimizer, self.placement)
         self.history, self._last_batch_size = [], None
 
     # -- the compiled programs -------------------------------------------------
     def _key(self):
         # Everything the traces close over besides their arguments and brainstate.environ.
         return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
-                self.lr_schedule)
+                self.lr_schedule, self.placement.key)
 
     def _score(self):
         return make_score(self.model, self.forward, self.objective, self.metrics)
@@ -130,8 +138,8 @@ class Trainer:
 
     def _evaluator(self, ds, batch_size, state):
         """``evaluate(state) -> (state, means)`` over ``ds``, compiled ahead of time now."""
-        data = to_device(ds)
-        idx, weights = jax.device_put(eval_indices(len(ds), batch_size))
+        data = to_device(ds, self.placement)
+        idx, weights = self.placement.batched(jax.device_put(eval_indices(len(ds), batch_size)), axis=1)
 
         def build():
             loss_of = make_loss(self.model, self._score())
@@ -213,6 +221,7 @@ class Trainer:
         if batch_size is None:
             batch_size = min(self._last_batch_size or 256, len(ds))
         batch_size = _checks.positive_int('batch_size', batch_size, fix='Pass None for the default.')
+        self.placement.check_batch(batch_size)
         with brainstate.environ.context(dt=ds.dt):
             template = batch_template(self.model, batch_size)
         self._check_data(ds, batch_size, padded=True)
@@ -263,19 +272,20 @@ class Trainer:
                           monitor, mode, patience, min_delta, compile_epoch)
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
-        if checkpoint is not None:
+        main = jax.process_index() == 0  # only process 0 writes files and shows progress
+        if checkpoint is not None and main:
             _checkpoint.check_writable(checkpoint)
         self.program.compiles = {'train': 0, 'eval': 0}
         epochs, template = self._prepare(plan)
         state, best, start = self._start(plan, template, resume_from)
-        bar = ProgressBar(plan.n_epochs, enabled=self.progress)
+        bar = ProgressBar(plan.n_epochs, enabled=self.progress and main)
         stopped = False
         try:
             for epoch in range(start, plan.n_epochs + 1):
                 state = self._epoch(epochs, state, epoch, best)
                 best.update(self.history[-1][plan.monitor], epoch, state.params, plan)
-                if checkpoint is not None:
-                    _checkpoint.save(checkpoint, state, best.params, {
+                if checkpoint is not None and main:
+                    _checkpoint.save(checkpoint, Placement.to_host(state), Placement.to_host(best.params), {
                         'epoch': epoch, 'seed': plan.seed, 'batch_size': plan.batch_size,
                         'history': self.history, **best.progress()})
                 bar.update(epoch, {k: v for k, v in self.history[-1].items() if k not in ('epoch', 'lr', 'time')})
@@ -294,6 +304,7 @@ class Trainer:
         batch_size = _checks.positive_int(
             'batch_size', batch_size, at_most=len(train),
             fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
+        self.placement.check_batch(batch_size)
         if patience is not None:
             _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
         names = ['loss', *self.metrics]
@@ -318,7 +329,8 @@ class Trainer:
         evaluate = None if plan.held_out is None else self._evaluator(plan.held_out, plan.batch_size, state)
         with brainstate.environ.context(dt=plan.train.dt):
             train_fn = self._train_fn(plan.compile_epoch)
-        return Epochs(plan, train_fn, evaluate, to_device(plan.train), self.program.compiles), template
+        return Epochs(plan, train_fn, evaluate, to_device(plan.train, self.placement), self.program.compiles,
+                      self.placement), template
 
     def _start(self, plan, template, resume_from):
         state = self.program.read(template)
@@ -327,6 +339,7 @@ class Trainer:
             self.history = []
             return state, best, 1
         state, best.params, progress = _checkpoint.load(resume_from, state)
+        state = self.placement.state(state)
         if (progress['seed'], progress['batch_size']) != (plan.seed, plan.batch_size):
             raise ValueError(
                 f"resume_from was written with seed={progress['seed']}, batch_size="
