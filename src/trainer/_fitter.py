@@ -5,6 +5,7 @@ import math
 from typing import Any
 
 import braintools
+import brainunit as u
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -136,8 +137,18 @@ class Fitter:
 
     def _compute_loss(self, target):
         if self.loss_fn is not None:
-            return self.loss_fn(self.model)
+            out = self.loss_fn(self.model)
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise TypeError(
+                    f"loss_fn must return a pair (loss, aux), got {type(out).__name__}; return "
+                    "(loss, None) when there is nothing else to keep.")
+            _checks.scalar(out[0], 'loss_fn')
+            return out
         prediction = self.predict(self.model)
+        if self.transient is not None and self.transient >= len(prediction):
+            raise ValueError(
+                f"transient={self.transient} drops every step of the prediction, which has "
+                f"{len(prediction)}; pass a transient smaller than the simulated steps.")
         trimmed = prediction if self.transient is None else prediction[self.transient:]
         loss = self.objective(trimmed, target)
         _checks.scalar(loss, 'objective')
@@ -159,6 +170,9 @@ class Fitter:
             When a loss is NaN or infinite; the model keeps its best parameters.
         """
         n_steps = _checks.positive_int('n_steps', n_steps, fix='Pass n_steps=100, for example.')
+        if target is not None and not _all_finite(target):
+            raise ValueError("target contains NaN or infinite values; the loss against it would be "
+                             "NaN at every step. Clean the target (e.g. drop or interpolate the gaps).")
         weights = trainable_states(self.model)
         _checks.has_trainable(weights, 'Fitter')
         if self.backend == 'scipy':
@@ -211,3 +225,11 @@ class Fitter:
         loss, prediction = loss_closure(target)
         return FitResult('scipy', float(loss), param_values(self.model), [float(loss)],
                          n_steps, prediction, self.model)
+
+
+def _all_finite(target):
+    try:
+        values = np.asarray(u.get_magnitude(target), dtype=float)
+    except (TypeError, ValueError):  # not numeric (a pytree, say): the objective judges it
+        return True
+    return bool(np.all(np.isfinite(values)))
