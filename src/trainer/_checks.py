@@ -4,8 +4,11 @@ import inspect
 import math
 import numbers
 
+import brainstate
 import braintools
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 # One positive-int check for both packages: trainer depends on datasets, never the reverse.
 from datasets._checks import check_positive_int as positive_int  # noqa: F401
@@ -72,3 +75,32 @@ def objective_callable(fn, name, *, minimised=True):
             f"{name} is a score to maximise (1.0 = perfect), not a loss; the trainer minimises. "
             "Build it with as_loss=True, e.g. objectives.fc_corr(as_loss=True).")
     return fn
+
+
+def output_width(shape, ds):
+    """Labels within the model's output width; a regression target as wide as the prediction."""
+    if ds.n_classes is not None and np.issubdtype(ds.targets.dtype, np.integer):
+        if ds.targets.size and ds.targets.min() < 0:
+            raise ValueError(f"targets hold a negative class label ({int(ds.targets.min())}); "
+                             "labels must be 0, 1, ..., n_classes - 1.")
+        width = shape[-1]
+        if ds.n_classes > width:
+            raise ValueError(
+                f"targets hold class labels up to {ds.n_classes - 1} but the model outputs "
+                f"{width} values per step; build the model with {ds.n_classes} outputs "
+                f"(e.g. RateRNN(..., n_output={ds.n_classes})).")
+    elif len(shape) == ds.targets.ndim and shape[-1] != ds.targets.shape[-1]:
+        raise ValueError(
+            f"the model outputs {shape[-1]} values per step but the targets have "
+            f"{ds.targets.shape[-1]}; build the model with n_output={ds.targets.shape[-1]}.")
+
+
+def unshared(optimizer, weights):
+    """Raise unless ``optimizer`` is fresh or registered with exactly ``weights`` (one optimizer per model)."""
+    registered = {id(s) for s in jax.tree.leaves(optimizer.param_states.to_pytree(),
+                                                 is_leaf=lambda x: isinstance(x, brainstate.State))}
+    if registered and registered != {id(s) for s in weights.values()}:
+        raise ValueError(
+            "optimizer is already registered with another model's weights (was it given to "
+            "another Trainer?); give each Trainer its own optimizer, e.g. "
+            "braintools.optim.Adam(lr=1e-2).")

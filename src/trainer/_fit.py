@@ -145,3 +145,12 @@ class Epochs:
             row.update({f'held_out_{k}': held[k] for k in self.plan.names})
         row.update(lr=lr, time=time.perf_counter() - start)
         return state, row
+
+
+def mode_sign(mode, monitor):
+    """+1 to maximise ``monitor``, -1 to minimise it (``'auto'``: maximise accuracies)."""
+    if mode == 'auto':
+        return 1.0 if 'acc' in monitor else -1.0
+    if mode not in ('min', 'max'):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+    return 1.0 if mode == 'max' else -1.0

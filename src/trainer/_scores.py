@@ -7,7 +7,6 @@ merge by adding totals and counts (clu's ``Average``), so the training and
 held-out numbers agree on identical data for any batch size and any mask.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

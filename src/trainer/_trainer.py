@@ -1,7 +1,6 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
 import brainstate
-import braintools
 import jax
 import numpy as np
 
@@ -9,7 +8,7 @@ from . import _checks, _checkpoint
 from ._compile_cache import enable_compile_cache
 from ._data import as_dataset, eval_indices, to_device
 from ._errors import NonFiniteLossError
-from ._fit import Best, Epochs, FitPlan
+from ._fit import Best, Epochs, FitPlan, mode_sign
 from ._forward import rollout
 from ._params import param_values
 from ._placement import Placement
@@ -106,7 +105,7 @@ class Trainer:
         self.callbacks, self.progress = list(callbacks or []), progress
         self.weights = model.states(brainstate.ParamState)
         _checks.has_trainable(self.weights, 'Trainer')
-        _check_unshared(self.optimizer, self.weights)
+        _checks.unshared(self.optimizer, self.weights)
         register(self.optimizer, self.weights)
         self.placement = Placement(devices)
         self.program = Program(model, self.optimizer, self.placement)
@@ -179,7 +178,7 @@ class Trainer:
             raise ValueError(
                 f"inputs have {ds.n_features} features per step but the model expects "
                 f"{expected} (model.n_input); build the model with n_input={ds.n_features}.")
-        _check_output(self._output_shape(ds, batch_size), ds)
+        _checks.output_width(self._output_shape(ds, batch_size), ds)
 
     def _output_shape(self, ds, batch_size):
         """The forward's output shape on one abstract batch (the model holds the template)."""
@@ -314,7 +313,7 @@ class Trainer:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         return FitPlan(
             train, held_out, _checks.positive_int('n_epochs', n_epochs), batch_size, seed, shuffle,
-            _checks.positive_int('eval_every', eval_every), monitor, _mode_sign(mode, monitor),
+            _checks.positive_int('eval_every', eval_every), monitor, mode_sign(mode, monitor),
             patience, min_delta, bool(compile_epoch), tuple(names))
 
     def _prepare(self, plan):
@@ -388,39 +387,3 @@ class Trainer:
             self.program.write(state)
         return TrainResult(list(self.history), plan.monitor, best.epoch, best.value, best_params,
                            stopped, dict(self.program.compiles), self.model)
-
-
-def _check_output(shape, ds):
-    """Labels within the model's output width; a regression target as wide as the prediction."""
-    if ds.n_classes is not None and np.issubdtype(ds.targets.dtype, np.integer):
-        if ds.targets.size and ds.targets.min() < 0:
-            raise ValueError(f"targets hold a negative class label ({int(ds.targets.min())}); "
-                             "labels must be 0, 1, ..., n_classes - 1.")
-        width = shape[-1]
-        if ds.n_classes > width:
-            raise ValueError(
-                f"targets hold class labels up to {ds.n_classes - 1} but the model outputs "
-                f"{width} values per step; build the model with {ds.n_classes} outputs "
-                f"(e.g. RateRNN(..., n_output={ds.n_classes})).")
-    elif len(shape) == ds.targets.ndim and shape[-1] != ds.targets.shape[-1]:
-        raise ValueError(
-            f"the model outputs {shape[-1]} values per step but the targets have "
-            f"{ds.targets.shape[-1]}; build the model with n_output={ds.targets.shape[-1]}.")
-
-
-def _check_unshared(optimizer, weights):
-    registered = {id(s) for s in jax.tree.leaves(optimizer.param_states.to_pytree(),
-                                                 is_leaf=lambda x: isinstance(x, brainstate.State))}
-    if registered and registered != {id(s) for s in weights.values()}:
-        raise ValueError(
-            "optimizer is already registered with another model's weights (was it given to "
-            "another Trainer?); give each Trainer its own optimizer, e.g. "
-            "braintools.optim.Adam(lr=1e-2).")
-
-
-def _mode_sign(mode, monitor):
-    if mode == 'auto':
-        return 1.0 if 'acc' in monitor else -1.0
-    if mode not in ('min', 'max'):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
-    return 1.0 if mode == 'max' else -1.0
