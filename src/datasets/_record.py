@@ -2,7 +2,8 @@
 
 import dataclasses
 import numbers
-from typing import Optional
+import types
+from typing import Mapping, Optional
 
 import brainunit as u
 import numpy as np
@@ -64,11 +65,36 @@ def _validate(ds):
         check_finite('mask', ds.mask)
         if np.any(ds.mask < 0):
             raise ValueError('mask must be >= 0 (it weights steps in the loss), got negative values.')
+    _validate_conditions(ds.conditions, n_trials)
     if ds.seed is not None:
         check_index_int('seed', ds.seed)
     for name in ('description', 'name'):
         if not isinstance(getattr(ds, name), str):
             raise TypeError(f'{name} must be a str, got {type(getattr(ds, name)).__name__}.')
+
+
+# bool, signed and unsigned ints, floats and text: what an .npz stores without pickling.
+_CONDITION_KINDS = 'biufU'
+
+
+def _validate_conditions(conditions, n_trials):
+    if not isinstance(conditions, Mapping):
+        raise TypeError(
+            f'conditions must be a dict of per-trial arrays, got {type(conditions).__name__}.')
+    for key, value in conditions.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f'condition names must be non-empty strings, got {key!r}.')
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f'conditions[{key!r}] must be a numpy array, got {type(value).__name__}; '
+                f'build the dataset with datasets.from_arrays(..., conditions=...) to convert.')
+        if value.dtype.kind not in _CONDITION_KINDS:
+            raise ValueError(
+                f'conditions[{key!r}] must hold numbers, bools or text, got dtype {value.dtype}.')
+        if value.shape != (n_trials,):
+            raise ValueError(
+                f'conditions[{key!r}] must have shape (n_trials,) = ({n_trials},), got '
+                f'{value.shape}; give one value per trial.')
 
 
 def _split_sizes(n_trials, parts):
@@ -135,6 +161,11 @@ class TaskDataset:
         One line saying what the trials are.
     name : str
         The registry name, ``''`` for unregistered data.
+    conditions : Mapping[str, numpy.ndarray]
+        What varied from trial to trial, one ``(n_trials,)`` array per
+        variable (a cogtask's ``coherence`` and ``ground_truth``, delayed
+        match's ``sample`` and ``test`` symbols); read-only, and kept by
+        indexing, :meth:`subset`, :meth:`split` and ``save_npz``.
 
     Examples
     --------
@@ -156,6 +187,7 @@ class TaskDataset:
     seed: Optional[int] = None
     description: str = ''
     name: str = ''
+    conditions: Mapping = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         _validate(self)
@@ -163,6 +195,8 @@ class TaskDataset:
         for field in ('inputs', 'targets', 'mask'):
             if getattr(self, field) is not None:
                 object.__setattr__(self, field, _readonly(getattr(self, field)))
+        object.__setattr__(self, 'conditions', types.MappingProxyType(
+            {key: _readonly(value) for key, value in self.conditions.items()}))
 
     @property
     def n_trials(self) -> int:
@@ -187,7 +221,8 @@ class TaskDataset:
             f'TaskDataset(name={self.name!r}, n_trials={self.n_trials}, n_steps={self.n_steps}, '
             f'n_features={self.n_features}, targets={self.targets.shape} {self.targets.dtype}, '
             f'n_classes={self.n_classes}, mask={"None" if self.mask is None else "yes"}, '
-            f'dt={dt_ms(self.dt):g} ms, seed={self.seed})'
+            f'dt={dt_ms(self.dt):g} ms, seed={self.seed}'
+            + (f', conditions={sorted(self.conditions)})' if self.conditions else ')')
         )
 
     def __getitem__(self, index):
@@ -252,6 +287,7 @@ class TaskDataset:
             inputs=self.inputs[index],
             targets=self.targets[index],
             mask=None if self.mask is None else self.mask[index],
+            conditions={key: value[index] for key, value in self.conditions.items()},
         )
 
     def split(self, *parts, seed=0):
