@@ -17,7 +17,7 @@ The whole loop, in brief::
 loop. Both run the same compiled step (``trainer._step``).
 """
 
-from . import metrics, models, objectives
+from . import analysis, metrics, models, objectives
 from ._fitter import FitResult, Fitter, NonFiniteLossError
 from ._params import rename_params
 from ._result import TrainResult
@@ -32,6 +32,7 @@ __all__ = sorted([
     'Simulator',
     'TrainResult',
     'Trainer',
+    'analysis',
     'metrics',
     'models',
     'objectives',

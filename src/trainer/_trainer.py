@@ -12,6 +12,7 @@ from ._data import as_dataset, eval_indices, gather, to_device
 from ._fitter import NonFiniteLossError
 from ._forward import rollout
 from ._params import trainable_states
+from ._prediction import predict
 from ._progress import ProgressBar
 from ._reduce import call_with_mask
 from ._run import FitRun
@@ -324,6 +325,28 @@ class Trainer:
         best_params = run.values_at(best['snapshot'])
         return TrainResult(list(self.history), monitor, best['epoch'], best['value'], best_params,
                            stopped, dict(self._compiles), self.model)
+
+    # -- analysis (issue 15): a thin front door to trainer._prediction.predict --------
+    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31):
+        """Outputs, choices and (``record=``) hidden trajectories of the model on ``dataset``.
+
+        Runs :func:`trainer.analysis.predict` with this trainer's model and
+        forward; see there for the arguments. Returns a
+        :class:`trainer.analysis.Prediction`.
+
+        Examples
+        --------
+        >>> import braintools, datasets
+        >>> from trainer import Trainer, objectives
+        >>> from trainer.models import RateRNN
+        >>> data = datasets.load_dataset('delayed_match_task', n_trials=12, seq_len=4, n_symbols=2)
+        >>> trainer = Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2),
+        ...                   objective=objectives.cross_entropy(), progress=False)
+        >>> trainer.predict(data, record=True)
+        Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
+        """
+        return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
+                       record=record, max_bytes=max_bytes)
 
 
 def _resolve_metrics(metrics):
