@@ -11,13 +11,13 @@ discrete-time map).
 """
 
 import dataclasses
-from typing import Optional
 
 import brainstate
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from datasets._checks import as_dt
 
 from ._prediction import kept_hidden_states, recordable

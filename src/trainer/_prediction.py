@@ -26,9 +26,6 @@ from ._states import batch_template, hidden_states, load_template
 
 __all__ = ['Prediction', 'predict']
 
-_GiB = 2 ** 30
-
-
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Prediction:
     """What a model did on a dataset, as numpy arrays on the host.
@@ -119,7 +116,7 @@ def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_
     forward = rollout if forward is None else forward
     if not callable(forward):
         raise TypeError(f'forward must be callable(model, inputs), got {forward!r}.')
-    batch_size = _checks.positive_int('batch_size', batch_size or min(len(ds), 256))
+    batch_size = _checks.positive_int('batch_size', min(len(ds), 256) if batch_size is None else batch_size)
     max_bytes = _checks.positive_int('max_bytes', max_bytes)
     n_batches = -(-len(ds) // batch_size)
     with brainstate.environ.context(dt=ds.dt), kept_hidden_states(model):
@@ -196,12 +193,20 @@ def _check_size(paths, template, n_trials, n_steps, max_bytes):
         sizes[name] = n_trials * n_steps * per_step
     total = sum(sizes.values())
     if total > max_bytes:
-        parts = ', '.join(f'{k} {v / _GiB:.2f} GiB' for k, v in sizes.items())
+        parts = ', '.join(f'{k} {_size(v)}' for k, v in sizes.items())
         raise ValueError(
-            f'recording {sorted(sizes)} over {n_trials} trials x {n_steps} steps needs '
-            f'{total / _GiB:.2f} GiB ({parts}), more than max_bytes={max_bytes} '
-            f'({max_bytes / _GiB:.2f} GiB). Record fewer states (record=[...]), predict on a '
-            f'subset of the trials, or raise max_bytes.')
+            f'recording {list(sizes)} over {n_trials} trials x {n_steps} steps needs '
+            f'{_size(total)} ({parts}), more than max_bytes={max_bytes} ({_size(max_bytes)}). '
+            f'Record fewer states (record=[...]), predict on a subset of the trials, or raise '
+            f'max_bytes.')
+
+
+def _size(n_bytes):
+    """``1536`` -> ``'1.5 KiB'``."""
+    for unit in ('bytes', 'KiB', 'MiB', 'GiB'):
+        if n_bytes < 1024 or unit == 'GiB':
+            return f'{n_bytes:.4g} {unit}'
+        n_bytes /= 1024
 
 
 # model -> {(forward, recorded paths, dt in ms): compiled program}

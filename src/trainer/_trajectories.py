@@ -41,7 +41,7 @@ def _flat_states(states, names):
     return np.concatenate([states[n].reshape(first.shape[:2] + (-1,)) for n in names], axis=-1)
 
 
-def plot_trajectories(prediction, dataset, *, color_by='coherence', fixed_points=None,
+def plot_trajectories(prediction, dataset, *, color_by='coherence', label=None, fixed_points=None,
                       states=None, n_trials=None, ax=None):
     """Plot each trial's hidden trajectory in the top two principal components.
 
@@ -52,7 +52,10 @@ def plot_trajectories(prediction, dataset, *, color_by='coherence', fixed_points
     dataset : datasets.TaskDataset
         The trials (their conditions colour the lines).
     color_by : str or array_like, optional
-        A condition name or an ``(n_trials,)`` array.
+        A condition name or an ``(n_trials,)`` array. Numbers run along a
+        colour map (blue-red when they change sign, as signed coherence does).
+    label : str, optional
+        What the colours mean, for the legend; default the condition's name.
     fixed_points : FixedPoints, optional
         Overlaid: filled circles for stable points, open for unstable ones.
     states : list of str, optional
@@ -90,7 +93,8 @@ def plot_trajectories(prediction, dataset, *, color_by='coherence', fixed_points
     if ax is None:
         from matplotlib.figure import Figure
         ax = Figure(figsize=(5.5, 4.5), layout='constrained').subplots()
-    colour, handles = _colours(ax, values, color_by if isinstance(color_by, str) else 'condition')
+    label = label or (color_by if isinstance(color_by, str) else 'condition')
+    colour, handles = _colours(ax, values, label)
     for trial in range(len(projected) if n_trials is None else min(n_trials, len(projected))):
         ax.plot(*projected[trial].T, lw=0.7, alpha=0.7, color=colour(values[trial]))
     ax.scatter(*projected[:, 0].T, s=6, color='0.4', zorder=2)  # where every trial starts
@@ -104,23 +108,35 @@ def plot_trajectories(prediction, dataset, *, color_by='coherence', fixed_points
     ax.set(xlabel=f'PC1 ({explained[0]:.0%})', ylabel=f'PC2 ({explained[1]:.0%})'
            if len(explained) > 1 else 'PC2')
     if handles:
-        ax.legend(handles=handles, loc='best', fontsize='small')
+        ax.legend(handles=handles, title=label, loc='best', fontsize='small',
+                  title_fontsize='small')
     return ax.figure
 
 
 def _colours(ax, values, name):
-    """``(value -> colour, legend handles)``: one colour per value if few, else a colour bar."""
+    """``(value -> colour, legend handles)``: numbers along a colour map (diverging when they
+    change sign), one legend entry per value when few, else a colour bar; labels from tab10."""
     import matplotlib
     from matplotlib.lines import Line2D
     distinct = np.unique(values)
-    if len(distinct) <= _MAX_DISCRETE or values.dtype.kind not in 'iuf':
-        palette = matplotlib.colormaps['tab10']
-        index = {v: i for i, v in enumerate(distinct.tolist())}
-        handles = [Line2D([], [], color=palette(i % 10),
-                          label=f'{name} = {v:g}' if isinstance(v, float) else f'{name} = {v}')
-                   for v, i in index.items()]
-        return (lambda v: palette(index[v.item()] % 10)), handles
-    norm = matplotlib.colors.Normalize(values.min(), values.max())
-    cmap = matplotlib.colormaps['viridis']
-    ax.figure.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=ax, label=name)
-    return (lambda v: cmap(norm(v))), []
+    if values.dtype.kind in 'iuf':
+        low, high = float(distinct[0]), float(distinct[-1])
+        if low < 0 < high:
+            cmap, bound = matplotlib.colormaps['coolwarm'], max(-low, high)
+            norm = matplotlib.colors.Normalize(-bound, bound)
+        else:
+            cmap, norm = matplotlib.colormaps['viridis'], matplotlib.colors.Normalize(low, high)
+
+        def colour(v):
+            return cmap(norm(float(v)))
+        if len(distinct) > _MAX_DISCRETE:
+            ax.figure.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=ax, label=name)
+            return colour, []
+    else:
+        palette, index = matplotlib.colormaps['tab10'], {v: i for i, v in enumerate(distinct.tolist())}
+
+        def colour(v):
+            return palette(index[v.item()] % 10)
+    handles = [Line2D([], [], color=colour(v), label=f'{v:g}' if isinstance(v, float) else str(v))
+               for v in distinct.tolist()]
+    return colour, handles
