@@ -23,9 +23,16 @@ from trainer import Trainer, analysis, metrics, objectives
 from trainer.models import RateRNN
 
 
+def load(n_trials, seed):
+    # cogtask's defaults: 2 s of stimulus at noise 1. A shorter or noisier stimulus grades the
+    # psychometric curve more, but (we tried 0.4-2 s at noise 1-5, three seeds each) the trained
+    # networks are then often biased, and at zero coherence keep one attractor, not two.
+    return datasets.load_dataset('perceptual_decision_making', n_trials=n_trials, seed=seed)
+
+
 def train(n_epochs=8, n_trials=768, n_hidden=32, seed=0):
     """A GRU trained on perceptual decision making; returns ``(trainer, held_out, result)``."""
-    data = datasets.load_dataset('perceptual_decision_making', n_trials=n_trials, seed=seed)
+    data = load(n_trials, seed)
     train_set, held_out = data.split(0.75, seed=seed)
     model = RateRNN(data.n_features, n_hidden, data.n_classes, cell='gru', seed=seed)
     trainer = Trainer(model, braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
@@ -42,32 +49,34 @@ def zero_coherence_input(dataset):
     return trials[stimulus].mean(0)
 
 
-def main(out='.', n_epochs=8, n_trials=768, n_hidden=32):
+def main(out='.', n_epochs=8, n_trials=768, n_hidden=32, n_test=1024):
     os.makedirs(out, exist_ok=True)
-    trainer, held_out, result = train(n_epochs, n_trials, n_hidden)
+    trainer, _, result = train(n_epochs, n_trials, n_hidden)
     print(result)
 
-    prediction = trainer.predict(held_out, record=True)
+    # Fresh trials (another seed), enough for ~100 per signed-coherence level.
+    test = load(n_test, seed=1)
+    prediction = trainer.predict(test, record=True)
     print(prediction)
-    table = analysis.per_condition(prediction, held_out, by='coherence')
+    table = analysis.per_condition(prediction, test, by='coherence')
     print(table)
 
-    curve = analysis.psychometric(prediction, held_out, evidence='coherence', sign='ground_truth')
+    curve = analysis.psychometric(prediction, test, evidence='coherence', sign='ground_truth')
     print(curve)
     curve.plot().savefig(os.path.join(out, 'decision_psychometric.png'), dpi=110)
 
     starts = analysis.sample_states(prediction, 128, seed=0)
-    drive = zero_coherence_input(held_out)
-    fixed = analysis.fixed_points(trainer.model, drive, starts, dt=held_out.dt)
+    drive = zero_coherence_input(test)
+    fixed = analysis.fixed_points(trainer.model, drive, starts, dt=test.dt)
     print(fixed)
     for k, (label, point_q) in enumerate(zip(fixed.labels, fixed.unique_q)):
         print(f'  point {k}: {label:8s} q={point_q:.1e}  max|eigenvalue|='
               f'{abs(fixed.eigenvalues[k, 0]):.4f}  readout favours choice '
               f'{int(np.argmax(fixed.outputs[k, 1:])) + 1}')
 
-    signed = np.where(held_out.conditions['ground_truth'] == 1, 1, -1) * held_out.conditions['coherence']
-    fig = analysis.plot_trajectories(prediction, held_out, color_by=signed, label='signed coherence',
-                                     fixed_points=fixed)
+    signed = np.where(test.conditions['ground_truth'] == 1, 1, -1) * test.conditions['coherence']
+    fig = analysis.plot_trajectories(prediction, test, color_by=signed, label='signed coherence',
+                                     fixed_points=fixed, n_trials=300)
     fig.axes[0].set_title('GRU hidden states; fixed points under a zero-coherence stimulus',
                           fontsize='small')
     fig.savefig(os.path.join(out, 'decision_trajectories.png'), dpi=110)
@@ -83,7 +92,7 @@ def main(out='.', n_epochs=8, n_trials=768, n_hidden=32):
     ax.set(xlabel='coherence (%)', ylabel='accuracy (choice)', ylim=(0, 1.08))
     fig.savefig(os.path.join(out, 'decision_accuracy_by_coherence.png'), dpi=110)
     return {'result': result, 'prediction': prediction, 'table': table, 'curve': curve,
-            'fixed_points': fixed, 'fixed_point_input': drive, 'held_out': held_out,
+            'fixed_points': fixed, 'fixed_point_input': drive, 'test': test,
             'model': trainer.model}
 
 

@@ -235,5 +235,5 @@ def test_trained_network_has_one_stable_point_per_choice(example):
     assert favoured == {1, 2}
     # Found again from themselves: q at each point is below tol in the trained model's own step.
     again = analysis.fixed_points(results['model'], results['fixed_point_input'], fps.as_states(),
-                                  dt=results['held_out'].dt)
+                                  dt=results['test'].dt)
     assert again.n_iter == 0 and np.all(again.q <= fps.tol)

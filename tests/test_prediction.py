@@ -96,6 +96,10 @@ def test_compiles_once_per_shape_and_leaves_the_model_states_alone():
     assert total_compilations() == before
     np.testing.assert_array_equal(again.outputs, first.outputs)
     np.testing.assert_array_equal(np.asarray(model.cell.h.value), np.full((5, 8), 0.25, np.float32))
+    # The weights are read at each call, not baked into the compiled program.
+    weight = model.readout.weight.value
+    model.readout.weight.value = {**weight, 'bias': weight['bias'] + 1.0}
+    np.testing.assert_allclose(predict(model, data, batch_size=4).outputs, first.outputs + 1.0, atol=1e-5)
 
 
 def test_trainer_predict_matches_predict_and_keeps_fitting_without_recompiling():

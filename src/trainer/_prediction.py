@@ -7,10 +7,10 @@ the model's state values, cached per (model, forward, recorded states, dt)
 and compiled once per shape.
 """
 
+import collections
 import contextlib
 import dataclasses
 import math
-import weakref
 from typing import Optional
 
 import brainstate
@@ -209,16 +209,20 @@ def _size(n_bytes):
         n_bytes /= 1024
 
 
-# model -> {(forward, recorded paths, dt in ms): compiled program}
-_PROGRAMS = weakref.WeakKeyDictionary()
+# (id(model), forward, recorded paths, dt in ms) -> compiled program, least recently used first.
+# A program holds its model, so an id in here cannot be reused; the bound frees old models.
+_PROGRAMS = collections.OrderedDict()
+_CACHE_SIZE = 8
 
 
 def _program(model, forward, paths, dt):
-    programs = _PROGRAMS.setdefault(model, {})
-    key = (forward, paths, dt)
-    if key not in programs:
-        programs[key] = _Program(model, forward, dict(paths))
-    return programs[key]
+    key = (id(model), forward, paths, dt)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = _Program(model, forward, dict(paths))
+        if len(_PROGRAMS) > _CACHE_SIZE:
+            _PROGRAMS.popitem(last=False)
+    _PROGRAMS.move_to_end(key)
+    return _PROGRAMS[key]
 
 
 class _Program:
