@@ -104,7 +104,8 @@ def test_psychometric_takes_signed_evidence_and_an_explicit_choice():
     assert curve.choice == 0 and curve.name == 'x'
     with pytest.raises(ValueError, match='sign must take exactly two values'):
         analysis.psychometric(outputs_choosing([1, 0, 1, 0]), ds, evidence='x', sign='x')
-    with pytest.raises(ValueError, match=r'evidence must be a condition name or an array of shape \(n_trials,\) = \(4,\), got shape \(3,\)'):
+    with pytest.raises(ValueError, match=r'evidence must be a condition name or an array of '
+                                         r'shape \(n_trials,\) = \(4,\), got shape \(3,\)'):
         analysis.psychometric(outputs_choosing([1, 0, 1, 0]), ds, evidence=np.ones(3), sign=None)
     with pytest.raises(ValueError, match='psychometric needs choices'):
         analysis.psychometric(Prediction(np.zeros((4, 1))), ds, evidence='x', sign=None)
@@ -159,6 +160,9 @@ def test_fixed_points_rejects_bad_starts():
         analysis.fixed_points(RateRNN(2, 4, 2), 0.0, np.zeros((3, 5)), dt=1.0)
     with pytest.raises(ValueError, match='dt is not set'):
         analysis.fixed_points(RateRNN(2, 4, 2), 0.0, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r'inputs must be a scalar or one value per feature '
+                                         r'\(2, model.n_input\), got shape \(3,\)'):
+        analysis.fixed_points(RateRNN(2, 4, 2), np.zeros(3), np.zeros((3, 4)), dt=1.0)
     with pytest.raises(ValueError, match='n_iter must be a positive int'):
         analysis.fixed_points(RateRNN(2, 4, 2), 0.0, np.zeros((3, 4)), dt=1.0, n_iter=0)
 

@@ -168,17 +168,10 @@ def fixed_points(model, inputs, initial_states, *, dt=None, n_iter=4000, tol=1e-
         step = _one_step(model, template, paths, layout, x)
         locations, q, steps = jax.device_get(_minimise(step, optimizer, n_iter, tol)(h0))
         keep = _unique(locations, q, tol, unique_tol)
-        unique = locations[keep]
-        if len(unique):
-            jacobians, outputs = jax.device_get(_linearise(step)(jnp.asarray(unique)))
-        else:
-            jacobians, outputs = np.zeros((0, h0.shape[1], h0.shape[1]), np.float32), np.zeros((0,))
-    eigenvalues = np.linalg.eigvals(jacobians.astype(np.float64)) if len(unique) else \
-        np.zeros((0, h0.shape[1]), complex)
-    eigenvalues = np.take_along_axis(eigenvalues, np.argsort(-np.abs(eigenvalues), axis=-1), -1)
-    return FixedPoints(locations, q, unique, q[keep], jacobians, eigenvalues,
-                       np.all(np.abs(eigenvalues) < 1, axis=-1), np.asarray(outputs), layout,
-                       int(steps), float(tol))
+        jacobians, eigenvalues, outputs = _linearise(step, locations[keep])
+    return FixedPoints(locations, q, locations[keep], q[keep], jacobians, eigenvalues,
+                       np.all(np.abs(eigenvalues) < 1, axis=-1), outputs, layout, int(steps),
+                       float(tol))
 
 
 def sample_states(prediction, n, *, seed=0, scored_only=None):
@@ -275,8 +268,10 @@ def _input(model, inputs):
     n_input = getattr(model, 'n_input', None)
     if x.ndim == 0 and n_input is not None:
         x = jnp.broadcast_to(x, (n_input,))
-    if x.ndim > 1:
-        raise ValueError(f'inputs must be a scalar or one value per feature, got shape {x.shape}.')
+    if x.ndim > 1 or (x.ndim == 1 and n_input is not None and x.shape != (n_input,)):
+        raise ValueError(
+            f'inputs must be a scalar or one value per feature'
+            f'{"" if n_input is None else f" ({n_input}, model.n_input)"}, got shape {x.shape}.')
     return x if x.ndim == 0 else x[None]
 
 
@@ -345,11 +340,20 @@ def _minimise(step, optimizer, n_iter, tol):
     return jax.jit(run)
 
 
-def _linearise(step):
+def _linearise(step, points):
+    """Jacobians ``(k, D, D)``, eigenvalues ``(k, D)`` (largest modulus first) and outputs at ``points``."""
+    size = points.shape[1]
+    if not len(points):
+        return (np.zeros((0, size, size), np.float32), np.zeros((0, size), complex),
+                np.zeros((0,), np.float32))
+
     def one(h):
         return jax.jacfwd(lambda v: step(v)[0])(h), step(h)[1]
 
-    return jax.jit(jax.vmap(one))
+    jacobians, outputs = jax.device_get(jax.jit(jax.vmap(one))(jnp.asarray(points)))
+    eigenvalues = np.linalg.eigvals(jacobians.astype(np.float64))
+    order = np.argsort(-np.abs(eigenvalues), axis=-1)
+    return jacobians, np.take_along_axis(eigenvalues, order, -1), np.asarray(outputs)
 
 
 def _unique(locations, q, tol, unique_tol):

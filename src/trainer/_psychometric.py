@@ -143,7 +143,8 @@ def psychometric(prediction, dataset, *, evidence='coherence', sign='ground_trut
         labels = trial_labels(dataset)
         positive = signed > 0
         if labels is None or not positive.any():
-            raise ValueError('choice could not be inferred (no label targets or no positive evidence); pass choice=.')
+            raise ValueError('choice could not be inferred (no label targets, or no trial with '
+                             'positive evidence); pass choice=<label>.')
         choice = int(np.bincount(labels[positive]).argmax())
     chose = (prediction.choices == choice).astype(float)
     levels, where = np.unique(signed, return_inverse=True)

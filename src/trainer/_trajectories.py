@@ -11,7 +11,10 @@ _MAX_DISCRETE = 10
 
 
 def pca(points, n_components=2):
-    """Principal axes of ``points`` ``(m, D)``: ``(mean (D,), components (n_components, D), explained (n_components,))``.
+    """Principal axes of ``points`` ``(m, D)``.
+
+    Returns ``(mean (D,), components (n_components, D), explained
+    (n_components,))``, ``explained`` the fraction of the variance on each axis.
 
     Plain SVD of the centred points (numpy; no scikit-learn dependency for two axes).
 
