@@ -8,7 +8,8 @@ import pytest
 MODULES = [
     'trainer._checkpoint', 'trainer._compiles', 'trainer._fitter', 'trainer._forward',
     'trainer._params', 'trainer._progress', 'trainer._result', 'trainer._simulator',
-    'trainer._trainer', 'trainer.models',
+    'trainer._trainer', 'trainer.models', 'trainer._prediction', 'trainer._fixed_points',
+    'trainer._per_condition', 'trainer._psychometric', 'trainer._trajectories',
     'datasets._batching', 'datasets._cogtask', 'datasets._delayed_match', 'datasets._fixed_targets',
     'datasets._io', 'datasets._plot', 'datasets._record', 'datasets._registry',
 ]

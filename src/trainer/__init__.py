@@ -18,7 +18,7 @@ loop. Both run the same section-3b step (``trainer._step``), compiled by one
 owner (``trainer._program``) as a pure function of an explicit state.
 """
 
-from . import metrics, models, objectives
+from . import analysis, metrics, models, objectives
 from ._checkpoint import load_checkpoint
 from ._errors import NonFiniteLossError
 from ._fitter import FitResult, Fitter
@@ -35,6 +35,7 @@ __all__ = sorted([
     'Simulator',
     'TrainResult',
     'Trainer',
+    'analysis',
     'metrics',
     'models',
     'objectives',

@@ -67,18 +67,19 @@ class Program:
     ----------
     model : brainstate.nn.Module
         Holds the trainable ``ParamState`` leaves and the hidden states.
-    optimizer : braintools.optim.OptaxOptimizer
-        Already registered with ``model``'s weights.
+    optimizer : braintools.optim.OptaxOptimizer, optional
+        Already registered with ``model``'s weights; ``None`` for programs
+        that only run the model (predictions).
     placement : trainer._placement.Placement, optional
         Where the state and the data live (default: the default device).
     """
 
-    def __init__(self, model, optimizer, placement=None):
+    def __init__(self, model, optimizer=None, placement=None):
         self.model, self.optimizer = model, optimizer
         self.placement = placement or Placement(None)
         self.weights = model.states(brainstate.ParamState)
         ids = {id(s) for s in self.weights.values()}
-        self._opt = [s for s in optimizer_states(optimizer) if id(s) not in ids]
+        self._opt = [] if optimizer is None else [s for s in optimizer_states(optimizer) if id(s) not in ids]
         self._jitted, self._ahead = {}, {}
         self.compiles = {'train': 0, 'eval': 0}
 

@@ -12,6 +12,7 @@ from ._fit import Best, Epochs, FitPlan, mode_sign
 from ._forward import rollout
 from ._params import param_values
 from ._placement import Placement
+from ._prediction import predict
 from ._program import Program
 from ._progress import ProgressBar
 from ._result import TrainResult
@@ -387,3 +388,24 @@ class Trainer:
             self.program.write(state)
         return TrainResult(list(self.history), plan.monitor, best.epoch, best.value, best_params,
                            stopped, dict(self.program.compiles), self.model)
+
+    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31):
+        """Outputs, choices and (``record=``) hidden trajectories of the model on ``dataset``.
+
+        Runs :func:`trainer.analysis.predict` with this trainer's model,
+        forward and compiled-program owner; see there for the arguments.
+        Returns a :class:`trainer.analysis.Prediction`.
+
+        Examples
+        --------
+        >>> import braintools, datasets
+        >>> from trainer import Trainer, objectives
+        >>> from trainer.models import RateRNN
+        >>> data = datasets.load_dataset('delayed_match_task', n_trials=12, seq_len=4, n_symbols=2)
+        >>> trainer = Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2),
+        ...                   objective=objectives.cross_entropy(), progress=False)
+        >>> trainer.predict(data, record=True)
+        Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
+        """
+        return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
+                       record=record, max_bytes=max_bytes, program=self.program)
