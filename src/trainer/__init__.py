@@ -18,6 +18,7 @@ loop. Both run the same compiled step (``trainer._step``).
 """
 
 from . import metrics, models, objectives
+from ._checkpoint import load_checkpoint
 from ._fitter import FitResult, Fitter, NonFiniteLossError
 from ._params import rename_params
 from ._result import TrainResult
@@ -32,6 +33,7 @@ __all__ = sorted([
     'Simulator',
     'TrainResult',
     'Trainer',
+    'load_checkpoint',
     'metrics',
     'models',
     'objectives',

@@ -10,7 +10,7 @@ import os
 import brainstate
 import jax
 import jax.numpy as jnp
-from braintools.file import msgpack_load, msgpack_save
+from braintools.file import msgpack_from_state_dict, msgpack_load, msgpack_save
 
 from ._step import canonicalize_states, optimizer_states
 
@@ -69,3 +69,65 @@ def load(path, weights, optimizer):
     canonicalize_states([*weights.values(), *optimizer_states(optimizer)])  # as before the save
     best = {k: as_jax(state['best'][_key(k)]) for k in weights}
     return json.loads(state['progress']), best
+
+
+def load_checkpoint(path, model):
+    """Load the parameters of a ``fit(checkpoint=...)`` file into ``model``; return its progress.
+
+    For inference after training: build the model as it was built for the
+    fit (same class, sizes and cell), then load. The optimizer and schedule
+    state in the file are left alone (``fit(resume_from=...)`` restores those).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A checkpoint written by :meth:`trainer.Trainer.fit` (``checkpoint=``).
+    model : brainstate.nn.Module
+        A model with the same trainable parameters as the trained one.
+
+    Returns
+    -------
+    dict
+        The checkpoint's progress: ``epoch`` (the last completed one),
+        ``history``, ``best_epoch``, ``best_value``, ``seed``, ``batch_size``.
+
+    Examples
+    --------
+    >>> import os, tempfile, braintools, datasets
+    >>> from trainer import Trainer, objectives, load_checkpoint
+    >>> from trainer.models import RateRNN
+    >>> data = datasets.load_dataset('delayed_match_task', n_trials=32)
+    >>> path = os.path.join(tempfile.mkdtemp(), 'run.msgpack')
+    >>> trainer = Trainer(RateRNN(data.n_features, 8, data.n_classes), braintools.optim.Adam(lr=1e-2),
+    ...                   objective=objectives.cross_entropy(), progress=False)
+    >>> _ = trainer.fit(data, n_epochs=2, batch_size=16, checkpoint=path)
+    >>> fresh = RateRNN(data.n_features, 8, data.n_classes, seed=1)
+    >>> load_checkpoint(path, fresh)['epoch']
+    2
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_checkpoint: {path!r} is not a file; pass a checkpoint "
+                                "written by Trainer.fit(checkpoint=...).")
+    weights = model.states(brainstate.ParamState)
+    saved = msgpack_load(path)
+    if not isinstance(saved, dict) or 'params' not in saved or 'progress' not in saved:
+        raise ValueError(f"load_checkpoint: {path!r} is not a Trainer checkpoint (no 'params').")
+    expected = {_key(k): s for k, s in weights.items()}
+    if set(expected) != set(saved['params']):
+        missing = sorted(set(expected) - set(saved['params']))
+        extra = sorted(set(saved['params']) - set(expected))
+        raise ValueError(
+            f"load_checkpoint: {path!r} was written for a different model: the model has "
+            f"parameters {missing} that the file lacks, the file has {extra} that the model lacks. "
+            "Build the model as it was built for the fit.")
+    for key, state in expected.items():
+        try:
+            value = msgpack_from_state_dict(state.value, saved['params'][key], name=key)
+        except ValueError as error:
+            raise ValueError(f"load_checkpoint: {path!r} was written for a different model: "
+                             f"{error}. Build the model as it was built for the fit.") from None
+        # The model's own dtypes win over the file's.
+        state.value = jax.tree.map(lambda old, new: jnp.asarray(new, dtype=jnp.result_type(old)),
+                                   state.value, value)
+    return json.loads(saved['progress'])
