@@ -78,7 +78,7 @@ class ProgressBar:
             self._bar.update(epoch - self._bar.n)  # a resumed run jumps to its first epoch
             return
         elapsed = time.perf_counter() - self._start
-        line = f'epoch {epoch}/{self.total} {_shown(values)} [{elapsed:.1f}s]'
+        line = f'epoch {epoch}/{self.total} [{elapsed:.1f}s] {_shown(values)}'
         width = shutil.get_terminal_size().columns
         if len(line) > width:
             line = line[:width - 3] + '...'
