@@ -56,8 +56,9 @@ class ProgressBar:
     >>> bar = ProgressBar(2, stream=stream)
     >>> bar.update(1, {'loss': 0.5, 'held_out_loss': None})
     >>> bar.close()
-    >>> stream.getvalue().split()[:3]
-    ['epoch', '1/2', 'loss=0.5']
+    >>> line = stream.getvalue().split()
+    >>> line[:2], line[3:]
+    (['epoch', '1/2'], ['loss=0.5'])
     """
 
     def __init__(self, total, *, enabled=True, stream=None):
