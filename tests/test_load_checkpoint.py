@@ -19,8 +19,10 @@ def fitted(tmp_path_factory):
     model = RateRNN(2, 8, 2, cell='gru', seed=0)
     trainer = Trainer(model, braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
                       progress=False)
-    trainer.fit(data, n_epochs=3, batch_size=16, checkpoint=str(path), restore_best=False)
-    return data, path, model
+    # mode='max' on a falling loss makes epoch 1 the "best", so best and last differ.
+    result = trainer.fit(data, n_epochs=3, batch_size=16, checkpoint=str(path), restore_best=False,
+                         monitor='loss', mode='max')
+    return data, path, model, result
 
 
 def predict(model, data):
@@ -30,7 +32,7 @@ def predict(model, data):
 
 
 def test_fresh_model_predicts_like_the_trained_one(fitted):
-    data, path, trained = fitted
+    data, path, trained, _ = fitted
     fresh = RateRNN(2, 8, 2, cell='gru', seed=123)
     assert not np.allclose(predict(fresh, data), predict(trained, data))
     progress = load_checkpoint(path, fresh)
@@ -39,12 +41,22 @@ def test_fresh_model_predicts_like_the_trained_one(fitted):
     np.testing.assert_array_equal(predict(fresh, data), predict(trained, data))
 
 
+def test_best_loads_the_best_epoch(fitted):
+    _, path, _, result = fitted
+    fresh = RateRNN(2, 8, 2, cell='gru', seed=5)
+    assert result.best_epoch == 1
+    load_checkpoint(path, fresh, best=True)
+    jax.tree.map(np.testing.assert_array_equal, param_values(fresh), result.best_params)
+    assert not np.array_equal(param_values(fresh)['readout.weight']['weight'],
+                              param_values(result.model)['readout.weight']['weight'])
+
+
 @pytest.mark.parametrize('model, match', [
     (lambda: RateRNN(2, 16, 2, cell='gru'), r'different model.*shape'),
     (lambda: RateRNN(2, 8, 2, cell='vanilla'), r'different model.*the file lacks'),
 ], ids=['hidden-size', 'cell'])
 def test_another_model_is_refused_naming_the_file(fitted, model, match):
-    _, path, _ = fitted
+    _, path, _, _ = fitted
     with pytest.raises(ValueError, match=match) as error:
         load_checkpoint(path, model())
     assert str(path) in str(error.value)

@@ -71,7 +71,7 @@ def load(path, weights, optimizer):
     return json.loads(state['progress']), best
 
 
-def load_checkpoint(path, model):
+def load_checkpoint(path, model, *, best=False):
     """Load the parameters of a ``fit(checkpoint=...)`` file into ``model``; return its progress.
 
     For inference after training: build the model as it was built for the
@@ -84,6 +84,10 @@ def load_checkpoint(path, model):
         A checkpoint written by :meth:`trainer.Trainer.fit` (``checkpoint=``).
     model : brainstate.nn.Module
         A model with the same trainable parameters as the trained one.
+    best : bool, optional
+        ``False`` (default): the parameters after the last completed epoch.
+        ``True``: those of the best epoch so far (what ``fit`` leaves in its
+        model with ``restore_best=True``).
 
     Returns
     -------
@@ -111,19 +115,20 @@ def load_checkpoint(path, model):
                                 "written by Trainer.fit(checkpoint=...).")
     weights = model.states(brainstate.ParamState)
     saved = msgpack_load(path)
-    if not isinstance(saved, dict) or 'params' not in saved or 'progress' not in saved:
-        raise ValueError(f"load_checkpoint: {path!r} is not a Trainer checkpoint (no 'params').")
+    part = 'best' if best else 'params'
+    if not isinstance(saved, dict) or part not in saved or 'progress' not in saved:
+        raise ValueError(f"load_checkpoint: {path!r} is not a Trainer checkpoint (no {part!r}).")
     expected = {_key(k): s for k, s in weights.items()}
-    if set(expected) != set(saved['params']):
-        missing = sorted(set(expected) - set(saved['params']))
-        extra = sorted(set(saved['params']) - set(expected))
+    if set(expected) != set(saved[part]):
+        missing = sorted(set(expected) - set(saved[part]))
+        extra = sorted(set(saved[part]) - set(expected))
         raise ValueError(
             f"load_checkpoint: {path!r} was written for a different model: the model has "
             f"parameters {missing} that the file lacks, the file has {extra} that the model lacks. "
             "Build the model as it was built for the fit.")
     for key, state in expected.items():
         try:
-            value = msgpack_from_state_dict(state.value, saved['params'][key], name=key)
+            value = msgpack_from_state_dict(state.value, saved[part][key], name=key)
         except ValueError as error:
             raise ValueError(f"load_checkpoint: {path!r} was written for a different model: "
                              f"{error}. Build the model as it was built for the fit.") from None
