@@ -30,6 +30,13 @@ def promised(block):
 BLOCKS = python_blocks()
 
 
+def test_ci_runs_the_readme_test_command_verbatim():
+    text = open(README).read()
+    command = re.search(r'^```bash\n(pip install -e "\.\[test\]".*)\n```', text, flags=re.M).group(1)
+    ci = open(os.path.join(os.path.dirname(README), '.ci', 'run')).read().splitlines()
+    assert command in ci
+
+
 def test_the_readme_has_its_sections_blocks():
     assert len(BLOCKS) >= 5
     assert all('import' in block.split('\n', 1)[0] for block in BLOCKS)  # each starts with its imports
