@@ -16,7 +16,7 @@ LONG = {'loss': 0.123456789, 'acc': 0.87654321, 'held_out_loss': 0.23456789,
         'held_out_acc': 0.7654321, 'held_out_some_long_metric_name': 1.5e-7}
 
 
-def test_plain_lines_on_a_pipe(monkeypatch):
+def test_plain_text_on_a_pipe_wraps_between_values(monkeypatch):
     monkeypatch.setenv('COLUMNS', '80')
     stream = io.StringIO()
     bar = ProgressBar(3, stream=stream)
@@ -26,14 +26,17 @@ def test_plain_lines_on_a_pipe(monkeypatch):
     text = stream.getvalue()
     assert '\r' not in text
     lines = text.splitlines()
-    assert [line.split()[1] for line in lines] == ['1/3', '2/3', '3/3']
-    assert lines[0].split()[3] == 'loss=0.1235'  # values after the time, so clipping cuts only values
     assert all(len(line) <= 80 for line in lines), [len(line) for line in lines]
-    assert lines[0].endswith('...')  # clipped, and says so
-    assert 'held_out_loss' not in lines[1]  # an epoch without held-out evaluation omits it
+    epochs = [i for i, line in enumerate(lines) if line.startswith('epoch ')]
+    assert [lines[i].split()[1] for i in epochs] == ['1/3', '2/3', '3/3']
+    assert all(line.startswith('    ') for i, line in enumerate(lines) if i not in epochs)
+    first = ' '.join(lines[:epochs[1]]).split()
+    assert first[3:] == ['loss=0.1235', 'acc=0.8765', 'held_out_loss=0.25', 'held_out_acc=0.7654',
+                         'held_out_some_long_metric_name=1.5e-07']  # every value, none cut
+    assert 'held_out_loss' not in ' '.join(lines[epochs[1]:epochs[2]])  # not evaluated: omitted
 
 
-def test_a_short_line_is_not_clipped(monkeypatch):
+def test_a_short_line_is_one_line(monkeypatch):
     monkeypatch.setenv('COLUMNS', '80')
     stream = io.StringIO()
     ProgressBar(5, stream=stream).update(2, {'loss': 0.5, 'acc': 0.75})

@@ -2,12 +2,13 @@
 
 ``tqdm.auto`` gives a bar that fits the terminal's width and a widget in
 Jupyter. Redrawn with ``\\r``, a bar would litter a piped log, so when the
-stream is not a terminal (and not a notebook) each epoch is one plain line,
-clipped to the terminal width (80 columns when unknown).
+stream is not a terminal (and not a notebook) each epoch is written once, as
+plain text wrapped to the terminal width (80 columns when unknown).
 """
 
 import shutil
 import sys
+import textwrap
 import time
 
 import tqdm.auto
@@ -37,8 +38,8 @@ class ProgressBar:
 
     In a terminal or a notebook this is a ``tqdm.auto`` bar with the latest
     values as its postfix; on any other stream (a pipe, a log file, a
-    ``StringIO``) each ``update`` writes one line, clipped to the terminal
-    width (80 columns when unknown).
+    ``StringIO``) each ``update`` writes the epoch and its values once,
+    wrapped to the terminal width (80 columns when unknown).
 
     Parameters
     ----------
@@ -79,11 +80,11 @@ class ProgressBar:
             self._bar.update(epoch - self._bar.n)  # a resumed run jumps to its first epoch
             return
         elapsed = time.perf_counter() - self._start
-        line = f'epoch {epoch}/{self.total} [{elapsed:.1f}s] {_shown(values)}'
-        width = shutil.get_terminal_size().columns
-        if len(line) > width:
-            line = line[:width - 3] + '...'
-        self.stream.write(line + '\n')
+        text = f'epoch {epoch}/{self.total} [{elapsed:.1f}s] {_shown(values)}'
+        # Wrapped between values, never inside one: a log keeps every number.
+        lines = textwrap.fill(text, shutil.get_terminal_size().columns, subsequent_indent='    ',
+                              break_long_words=False, break_on_hyphens=False)
+        self.stream.write(lines + '\n')
         self.stream.flush()
 
     def close(self):
