@@ -41,13 +41,11 @@ def test_fitter_with_optax_adam_matches_braintools_adam():
 
 def test_trainer_with_optax_transform_trains_and_reports_unknown_lr():
     data = datasets.delayed_match_task(64, seq_len=6, n_symbols=2, seed=0)
-    losses = []
+    results = []
     for optimizer in (optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
                       braintools.optim.Adam(lr=1e-2, grad_clip_norm=1.0)):
         trainer = Trainer(RateRNN(2, 8, 2, seed=0), optimizer,
                           objective=objectives.cross_entropy(), progress=False)
-        result = trainer.fit(data, n_epochs=2, batch_size=16)
-        losses.append(result.curve('loss'))
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
-    sgd = Trainer(RateRNN(2, 8, 2), optax.sgd(0.1), objective=objectives.cross_entropy(), progress=False)
-    assert math.isnan(sgd.fit(data, n_epochs=1, batch_size=16).history[0]['lr'])  # not readable from optax
+        results.append(trainer.fit(data, n_epochs=2, batch_size=16))
+    np.testing.assert_allclose(results[0].curve('loss'), results[1].curve('loss'), rtol=1e-5)
+    assert all(math.isnan(lr) for lr in results[0].curve('lr'))  # inside optax, not readable
