@@ -36,6 +36,7 @@ __all__ = sorted([
     'TrainResult',
     'Trainer',
     'analysis',
+    'load_checkpoint',
     'metrics',
     'models',
     'objectives',

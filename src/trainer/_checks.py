@@ -9,6 +9,7 @@ import braintools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 # One positive-int check for both packages: trainer depends on datasets, never the reverse.
 from datasets._checks import check_positive_int as positive_int  # noqa: F401
@@ -26,13 +27,28 @@ def positive_float(name, value, *, fix=''):
 
 
 def optax_optimizer(optimizer):
-    """Raise ``TypeError`` unless ``optimizer`` is a ``braintools.optim`` optimizer."""
-    if not isinstance(optimizer, braintools.optim.OptaxOptimizer):
-        raise TypeError(
-            "optimizer must be a braintools.optim optimizer such as "
-            f"braintools.optim.Adam(lr=1e-2); got {type(optimizer).__name__}."
-        )
-    return optimizer
+    """Return ``optimizer`` as a ``braintools.optim`` optimizer, wrapping a plain optax transform.
+
+    Most JAX code holds ``optax`` objects (``optax.adam(1e-3)``); braintools'
+    ``OptaxOptimizer(tx=...)`` already steps any of them over a model's
+    ``ParamState``s, so a plain ``optax.GradientTransformation`` is wrapped
+    rather than refused. Its learning rate lives inside the transform, where
+    the Trainer cannot read it: the history's ``lr`` column is NaN for it.
+
+    Examples
+    --------
+    >>> import optax
+    >>> type(optax_optimizer(optax.sgd(0.1))).__name__
+    'OptaxOptimizer'
+    """
+    if isinstance(optimizer, braintools.optim.OptaxOptimizer):
+        return optimizer
+    if isinstance(optimizer, optax.GradientTransformation):
+        return braintools.optim.OptaxOptimizer(tx=optimizer, lr=float('nan'))
+    raise TypeError(
+        "optimizer must be a braintools.optim optimizer such as braintools.optim.Adam(lr=1e-2) "
+        f"or an optax.GradientTransformation such as optax.adam(1e-2); got {type(optimizer).__name__}."
+    )
 
 
 def has_trainable(weights, who):

@@ -124,7 +124,7 @@ class Fitter:
         if backend not in ('grad', 'scipy'):
             raise ValueError(f"backend must be 'grad' or 'scipy', got {backend!r}.")
         if backend == 'grad':
-            _checks.optax_optimizer(optimizer)
+            optimizer = _checks.optax_optimizer(optimizer)
         elif bounds is None:
             raise ValueError("backend='scipy' needs bounds={name: (low, high)} for every parameter.")
         if objective is None and loss_fn is None:
