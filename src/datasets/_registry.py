@@ -1,7 +1,9 @@
-"""The name -> loader registry behind :func:`load_dataset`."""
+"""The name -> loader registry behind :func:`load_dataset`, shared with ``brainmass.datasets``."""
 
 import difflib
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
+
+from . import _brainmass
 
 __all__ = ['list_datasets', 'load_dataset', 'register_dataset']
 
@@ -9,7 +11,7 @@ __all__ = ['list_datasets', 'load_dataset', 'register_dataset']
 _REGISTRY = {}
 
 
-def register_dataset(name: str, loader: Callable, *, description: str = '',
+def register_dataset(name: str, loader: Callable, *, description: Optional[str] = '',
                      overwrite: bool = False) -> None:
     """Register ``loader`` under ``name`` for :func:`load_dataset`.
 
@@ -21,7 +23,7 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
         Called as ``loader(**kwargs)`` on each :func:`load_dataset`; it should
         accept ``n_trials`` and ``seed`` when its data are random.
     description : str, optional
-        One line shown by :func:`list_datasets`.
+        One line shown by :func:`list_datasets` (``None`` is ``''``, as in brainmass).
     overwrite : bool, optional
         Replace an existing entry instead of raising.
 
@@ -31,6 +33,12 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
         If ``loader`` is not callable.
     ValueError
         If ``name`` is empty, or taken and ``overwrite`` is False.
+
+    Notes
+    -----
+    When brainmass is imported (before or after), the entry is also offered
+    to ``brainmass.datasets``, whose ``load_dataset(name)`` then calls
+    ``loader()`` with its defaults; brainmass's own names stay brainmass's.
 
     Examples
     --------
@@ -54,13 +62,23 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
             f'dataset {name!r} is already registered; pass overwrite=True to replace it '
             f'or choose another name.'
         )
+    description = '' if description is None else description
     if not isinstance(description, str):
         raise TypeError(f'description must be a str, got {type(description).__name__}.')
     _REGISTRY[name] = (loader, description)
+    _brainmass.share(name, loader, description)
+
+
+def _entries():
+    """Ours, then the names only brainmass's registry holds (once brainmass is imported)."""
+    return {**_brainmass.foreign(), **_REGISTRY}
 
 
 def list_datasets() -> List[Tuple[str, str]]:
     """The registered ``(name, description)`` pairs, sorted by name.
+
+    Names registered in ``brainmass.datasets`` are listed too once brainmass
+    is imported.
 
     Examples
     --------
@@ -68,7 +86,7 @@ def list_datasets() -> List[Tuple[str, str]]:
     >>> 'delayed_match_task' in dict(datasets.list_datasets())
     True
     """
-    return [(name, description) for name, (_, description) in sorted(_REGISTRY.items())]
+    return [(name, description) for name, (_, description) in sorted(_entries().items())]
 
 
 def load_dataset(name: str, **kwargs):
@@ -85,7 +103,9 @@ def load_dataset(name: str, **kwargs):
     Returns
     -------
     TaskDataset
-        Whatever the loader returns (a TaskDataset for the built-ins).
+        Whatever the loader returns: a TaskDataset for the built-ins, except
+        ``example_connectome`` (brainmass's ``Connectome``, as is). A name
+        only ``brainmass.datasets`` holds loads through its loader.
 
     Raises
     ------
@@ -99,12 +119,16 @@ def load_dataset(name: str, **kwargs):
     >>> ds.inputs.shape
     (16, 10, 4)
     """
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+    entries = _entries()
+    if name not in entries:
+        close = difflib.get_close_matches(str(name), entries, n=1)
         hint = f' Did you mean {close[0]!r}?' if close else ''
         raise KeyError(
             f'unknown dataset {name!r}.{hint} Available datasets: '
-            f'{", ".join(sorted(_REGISTRY)) or "<none>"}.'
+            f'{", ".join(sorted(entries)) or "<none>"}.'
         )
-    loader, _ = _REGISTRY[name]
+    loader, _ = entries[name]
     return loader(**kwargs)
+
+
+_brainmass.install(_REGISTRY)
