@@ -98,19 +98,26 @@ def test_register_rejects_bad_entries(scratch_registry, name, loader, error, mat
 def test_example_signal_is_brainmass_signal_as_a_task_dataset():
     theirs = pytest.importorskip('brainmass').datasets.load_dataset('example_signal')
     ds = datasets.load_dataset('example_signal')
-    assert isinstance(ds, datasets.TaskDataset) and ds.name == 'example_signal'
+    assert isinstance(ds, datasets.TaskDataset) and isinstance(ds, datasets.Signal) and ds.name == 'example_signal'
     np.testing.assert_array_equal(ds.targets[0], theirs.signal.astype(np.float32))
     assert ds.inputs.shape == (1, 500, 1) and not ds.inputs.any() and ds.mask is None
-    assert float(ds.dt / theirs.dt) == 1.0
-    np.testing.assert_allclose(datasets.fc_matrix(ds), theirs.fc, atol=1e-6)
+    # brainmass's four field names, with brainmass's values.
+    np.testing.assert_array_equal(ds.signal, theirs.signal.astype(np.float32))
+    assert ds.dt.unit == theirs.dt.unit and float(ds.dt / theirs.dt) == 1.0
+    assert ds.labels.tolist() == theirs.labels.tolist()
+    np.testing.assert_allclose(ds.fc, theirs.fc, atol=1e-6)
     np.testing.assert_allclose(ds.targets, datasets.multi_region_signal().targets, atol=1e-6)
+    assert ds.subset([0]).labels.tolist() == theirs.labels.tolist()
 
 
 def test_example_connectome_is_returned_as_is():
     brainmass = pytest.importorskip('brainmass')
     conn = datasets.load_dataset('example_connectome')
-    assert isinstance(conn, brainmass.datasets.Connectome)
+    assert isinstance(conn, brainmass.datasets.Connectome) and datasets.Connectome is brainmass.datasets.Connectome
     np.testing.assert_array_equal(conn.weights, brainmass.datasets.load_dataset('example_connectome').weights)
+    assert datasets._REGISTRY is _registry._REGISTRY  # brainmass's name for the registry dict
+    with pytest.raises(AttributeError, match="module 'datasets' has no attribute 'Conectome'"):
+        datasets.Conectome
 
 
 def test_brainmass_data_without_brainmass_is_a_clear_import_error(monkeypatch):

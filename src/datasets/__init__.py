@@ -25,14 +25,16 @@ reshuffled per ``(seed, epoch)`` and resumable from any step.
 from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
 from ._delayed_match import delayed_match_task
-from ._fixed_targets import (example_connectome, example_signal, fc_matrix, multi_region_signal,
+from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
                              steady_state_target)
 from ._io import from_arrays, from_npz, save_npz
 from ._plot import plot_trial
 from ._record import TaskDataset
-from ._registry import list_datasets, load_dataset, register_dataset
+# _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
+from ._registry import _REGISTRY, list_datasets, load_dataset, register_dataset  # noqa: F401
 
 __all__ = [
+    'Signal',
     'TaskDataset',
     'batch_indices',
     'batches',
@@ -52,3 +54,11 @@ __all__ = [
     'save_npz',
     'steady_state_target',
 ]
+
+
+def __getattr__(name):
+    # brainmass's Connectome type, from brainmass itself (imported only when asked for).
+    if name == 'Connectome':
+        from ._brainmass import require
+        return require().Connectome
+    raise AttributeError(f"module 'datasets' has no attribute {name!r}")

@@ -1,5 +1,6 @@
 """Fixed targets for fitting: single-trial datasets that never change."""
 
+import dataclasses
 import math
 import numbers
 
@@ -11,7 +12,8 @@ from ._io import from_arrays
 from ._record import TaskDataset
 from ._registry import register_dataset
 
-__all__ = ['example_connectome', 'example_signal', 'fc_matrix', 'multi_region_signal', 'steady_state_target']
+__all__ = ['Signal', 'example_connectome', 'example_signal', 'fc_matrix', 'multi_region_signal',
+           'steady_state_target']
 
 _STEADY = 'Rate trajectory of GainPopulation (tau=10 ms) driven by input 1.0 at gain g.'
 _SIGNAL = 'Eight coupled oscillating regions, 500 steps at 1 ms (brainmass example_signal).'
@@ -161,20 +163,49 @@ def fc_matrix(signal):
     return np.corrcoef(array.T)
 
 
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Signal(TaskDataset):
+    """A one-trial TaskDataset that also answers to brainmass's ``Signal`` fields.
+
+    brainmass's ``example_signal`` is a ``Signal(signal, dt, labels, fc)``;
+    this is the same data as a fixed target for ``Fitter`` and ``Trainer``,
+    with those four names: ``signal`` is ``targets[0]``, ``fc`` its
+    functional connectivity, ``labels`` the region names.
+
+    Examples
+    --------
+    >>> import datasets
+    >>> sig = datasets.load_dataset('example_signal')
+    >>> sig.signal.shape, sig.fc.shape, sig.labels[:2].tolist(), sig.dt
+    ((500, 8), (8, 8), ['R0', 'R1'], Quantity(1., "ms"))
+    """
+
+    labels: np.ndarray = None
+
+    @property
+    def signal(self):
+        """The ``(time, regions)`` series: ``targets[0]``."""
+        return self.targets[0]
+
+    @property
+    def fc(self):
+        """The ``(regions, regions)`` functional connectivity of :attr:`signal`."""
+        return fc_matrix(self.signal)
+
+
 def example_signal():
-    """brainmass's bundled ``example_signal``, as a one-trial TaskDataset (needs brainmass).
+    """brainmass's bundled ``example_signal``, as a one-trial :class:`Signal` (needs brainmass).
 
     The target time series of brainmass's fitting tutorials, read from
     brainmass's own file: eight regions (``R0`` ... ``R7``), 500 steps at
-    1 ms. brainmass returns a ``Signal(signal, dt, labels, fc)``; here
-    ``targets[0]`` is ``signal`` (float32), ``dt`` is ``dt`` and
-    ``fc_matrix(ds)`` is ``fc``. The same numbers as
-    :func:`multi_region_signal`, which regenerates them without brainmass.
+    1 ms. It is a TaskDataset (``targets (1, 500, 8)`` float32, ``inputs``
+    zeros ``(1, 500, 1)``, no mask) with brainmass's ``signal``, ``dt``,
+    ``labels`` and ``fc``. The same numbers as :func:`multi_region_signal`,
+    which regenerates them without brainmass.
 
     Returns
     -------
-    TaskDataset
-        ``targets (1, 500, 8)``, ``inputs`` zeros ``(1, 500, 1)``, no mask, ``dt = 1`` ms.
+    Signal
 
     Raises
     ------
@@ -188,10 +219,10 @@ def example_signal():
     >>> ds.targets.shape, ds.dt
     ((1, 500, 8), Quantity(1., "ms"))
     """
-    signal = _brainmass.require().load_dataset('example_signal')
-    values = np.asarray(signal.signal)
-    return from_arrays(np.zeros((1, values.shape[0], 1)), values[None], dt=signal.dt,
-                       description=_EXAMPLE_SIGNAL, name='example_signal')
+    theirs = _brainmass.require().load_dataset('example_signal')
+    values = np.asarray(theirs.signal, np.float32)
+    return Signal(np.zeros((1, values.shape[0], 1), np.float32), values[None], dt=theirs.dt,
+                  description=_EXAMPLE_SIGNAL, name='example_signal', labels=np.asarray(theirs.labels))
 
 
 def example_connectome():
