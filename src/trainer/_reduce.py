@@ -145,11 +145,11 @@ def _label_kernel(logits, labels, mask, *, score, broadcast):
 
 
 def _functional_connectivity(x):
-    # Same matrix as braintools.metric.functional_connectivity off the diagonal, but its
-    # corrcoef compiles ~2x slower, and a constant region that is not exact in binary (0.7)
-    # keeps ~1e-8 of rounding noise, which corrcoef normalises into spurious correlations
-    # with gradients of ~1e17. A region whose spread is within 16 float steps of its values
-    # (rounding leaves at most ~5) is silent here: FC 0 with everything, and no gradient.
+    # Same matrix as braintools.metric.functional_connectivity off the diagonal, whose corrcoef
+    # compiles ~2x slower. A constant region that is not exact in binary (0.7) keeps ~1e-8 of
+    # rounding noise after centring, and normalising it gives huge gradients (~1e5 through
+    # corrcoef, ~1e17 through a plain division). A region whose spread is within 16 float steps
+    # of its values (rounding leaves at most ~5) is silent here: FC 0 with everything, no gradient.
     z = x - jnp.mean(x, axis=0)
     power = jnp.sum(z * z, axis=0)
     silent = power <= (16 * jnp.finfo(z.dtype).eps) ** 2 * jnp.sum(x * x, axis=0)
