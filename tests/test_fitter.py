@@ -215,7 +215,8 @@ def test_scipy_searches_the_transform_box_with_a_method_name(capsys):
 @pytest.mark.parametrize('model, kwargs, error, match', [
     (GainPopulation(1), dict(), ValueError, r"cannot derive search bounds for trainable parameter 'g'.*IdentityT"),
     (GainPopulation(1), dict(bounds={'gain': (0, 1)}), ValueError, r"bounds names unknown parameter\(s\) \['gain'\]"),
-    (VoltageOffset(), dict(bounds={'v': (-70, -50), 'w': (0, 1)}), ValueError, r"dimensionless parameters only; \['v'\]"),
+    (VoltageOffset(), dict(bounds={'v': (-70, -50), 'w': (0, 1)}), ValueError,
+     r"dimensionless parameters only; \['v'\]"),
     (GainPopulation(1), dict(bounds={'g': (0, 1, 2)}), ValueError, r"bounds\['g'\] must be a \(low, high\) pair"),
 ], ids=['no-box', 'unknown-name', 'units', 'bad-pair'])
 def test_scipy_bounds_errors(model, kwargs, error, match):

@@ -144,7 +144,8 @@ def fcd(window_size=30, step_size=5, *, as_loss=False):
                 raise ValueError("fcd: a mask weights trials against a target; without a target, pass no mask.")
             x = u.get_magnitude(prediction)
             if jnp.ndim(x) < 2 or jnp.shape(x)[-1] < 2:
-                raise ValueError(f"fcd: needs (time, regions) series with at least 2 regions, got shape {jnp.shape(x)}.")
+                raise ValueError(
+                    f"fcd: needs (time, regions) series with at least 2 regions, got shape {jnp.shape(x)}.")
             _check_length(x, window_size, step_size, 1, 'fcd')
             return _matrices(x, window_size, step_size)
         _check_length(prediction, window_size, step_size, 3, 'fcd')
