@@ -350,9 +350,9 @@ FITTER = [
         target=np.ones(0), n_steps=2), ValueError,
                  ['transient=5 drops every step of the prediction, which has 5'], id='fitter-transient-too-long'),
     pytest.param(lambda tmp: _fitter(loss_fn=lambda m: (m.g.value() ** 2, None)).fit(n_steps=0), ValueError,
-                 ['n_steps must be a positive int'], id='fitter-steps-zero'),
+                 ['n_steps must be >= 1', 'Pass n_steps=100'], id='fitter-steps-zero'),
     pytest.param(lambda tmp: _fitter(predict=lambda m: m.g.value(), loss_fn=lambda m: (0.0, None)), ValueError,
-                 ['pass exactly one of predict=', 'got both'], id='fitter-both'),
+                 ['pass loss_fn or predict, not both'], id='fitter-both'),
 ]
 
 ROWS = FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ + TRAINER + CHECKPOINT + FITTER

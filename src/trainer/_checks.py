@@ -69,11 +69,8 @@ def scalar(value, who, *, fix='reduce it (e.g. jnp.mean) inside the callable.'):
         raise ValueError(f"{who} must return a scalar, got an array of shape {jnp.shape(value)}; {fix}")
 
 
-def objective_callable(fn, name, *, minimised=True):
-    """Raise unless ``fn`` looks like ``fn(prediction, target[, mask])`` (not an unbuilt builder).
-
-    A callable marked ``is_score`` (1.0 = perfect) is refused where it would be minimised.
-    """
+def objective_callable(fn, name):
+    """Raise unless ``fn`` looks like ``fn(prediction, target[, mask])`` (not an unbuilt builder)."""
     if not callable(fn):
         raise TypeError(f"{name} must be callable(prediction, target[, mask]), got {fn!r}.")
     try:
@@ -86,10 +83,6 @@ def objective_callable(fn, name, *, minimised=True):
         raise TypeError(
             f"{name}={label} takes {len(positional)} positional argument(s), but it is called as "
             f"{name}(prediction, target[, mask]). If it is a builder, call it: {name}={label}().")
-    if minimised and getattr(fn, 'is_score', False):
-        raise ValueError(
-            f"{name} is a score to maximise (1.0 = perfect), not a loss; the trainer minimises. "
-            "Build it with as_loss=True, e.g. objectives.fc_corr(as_loss=True).")
     return fn
 
 

@@ -65,7 +65,7 @@ def resolve_metrics(metrics):
         if name in resolved:
             raise ValueError(f"metrics: two metrics are named {name!r}; give them distinct names "
                              f"with a dict, e.g. {{'{name}': ..., '{name}_2': ...}}.")
-        resolved[name] = _checks.objective_callable(get_metric(metric), f'metric {name!r}', minimised=False)
+        resolved[name] = _checks.objective_callable(get_metric(metric), f'metric {name!r}')
     return resolved
 
 

@@ -15,6 +15,7 @@ from ._placement import Placement
 from ._prediction import predict
 from ._program import Program
 from ._progress import ProgressBar
+from ._reduce import refuse_score
 from ._result import TrainResult
 from ._scores import as_sums, make_score, mean_of, resolve_metrics
 from ._state import batch_template
@@ -86,7 +87,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
                  grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None):
-        self.objective = _checks.objective_callable(objective, 'objective')
+        self.objective = refuse_score(_checks.objective_callable(objective, 'objective'), 'Trainer')
         if forward is not None and not callable(forward):
             raise TypeError(f"forward must be callable(model, inputs) -> prediction, got {forward!r}.")
         if lr_schedule not in ('epoch', 'step'):
