@@ -15,13 +15,15 @@ per-step ``targets``, an optional loss ``mask``, its ``dt``, and ``n_classes``
 counted from the labels it emits. The registry holds brainmass's delayed-match
 task, all 23 ``braintools.cogtask`` tasks (with response-period masks), and two
 fixed fitting targets; :func:`from_arrays`, :func:`from_npz` and
-:func:`register_dataset` add your own. :func:`batches` serves minibatches
+:func:`register_dataset` add your own; a :class:`Curriculum` orders stages of a
+task, easiest first. :func:`batches` serves minibatches
 through grain, one record per batch, reshuffled per ``(seed, epoch)`` and
 resumable from any step.
 """
 
 from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
+from ._curriculum import Curriculum
 from ._delayed_match import delayed_match_task
 from ._fixed_targets import fc_matrix, multi_region_signal, steady_state_target
 from ._io import from_arrays, from_npz, save_npz
@@ -30,6 +32,7 @@ from ._record import TaskDataset
 from ._registry import list_datasets, load_dataset, register_dataset
 
 __all__ = [
+    'Curriculum',
     'TaskDataset',
     'batch_indices',
     'batches',
