@@ -56,6 +56,23 @@ def chance_and_ceiling(ds):
     return chance, float(best / weights.sum())
 
 
+def evidence_ceiling(task, params):
+    """The ceiling a cogtask's coherence list sets: trials at coherence 0 carry no evidence,
+    so at best they are guessed (1 / num_choices right). ``None`` without such trials."""
+    import inspect
+    from braintools import cogtask
+    from datasets._cogtask import _TASKS
+    if task not in _TASKS:
+        return None
+    defaults = inspect.signature(getattr(cogtask, _TASKS[task][0]).__init__).parameters
+    if 'coherences' not in defaults:
+        return None
+    coherences = params.get('coherences', defaults['coherences'].default)
+    n_choices = params.get('num_choices', defaults['num_choices'].default)
+    blind = sum(1 for c in coherences if c == 0) / len(coherences)
+    return 1 - blind * (1 - 1 / n_choices) if blind else None
+
+
 def constant_angle_error(ds):
     """Chance for a direction report: the mean angular error (deg) of the best fixed answer."""
     import numpy as np
@@ -75,13 +92,17 @@ def run_one(task, seed):
     import datasets
     reference = datasets.load_dataset(task, n_trials=2048, seed=seed + 1, **recipe.stages()[-1])
     metric = 'acc' if recipe.metric == 'accuracy' else 'angle_err'
-    row = {'task': task, 'metric': metric, 'held_out': run.held_out[metric],
-           'best': run.best_value, 'epochs': len(run.history), 'stage_epochs': list(run.stage_epochs),
+    row = {'task': task, 'metric': metric, 'final': run.history[-1][f'held_out_{metric}'],
+           'held_out': run.held_out[metric], 'best': run.best_value, 'epochs': len(run.history),
+           'stage_epochs': list(run.stage_epochs), 'commit': _machine()['commit'],
            'updates': run.n_updates, 'train_s': run.wall_s, 'recipe': recipe.describe(),
            'note': recipe.note, 'n_steps': run.held_out_data.n_steps,
            'curve': [row[f'held_out_{metric}'] for row in run.history]}
     if metric == 'acc':
         chance, ceiling = chance_and_ceiling(reference)
+        bound = evidence_ceiling(task, recipe.task_params)
+        if bound is not None:
+            ceiling = bound if ceiling is None else min(ceiling, bound)
         row.update(classes=reference.n_classes, chance=chance, ceiling=ceiling)
     else:
         row.update(classes=None, chance=constant_angle_error(reference), ceiling=None)
@@ -137,10 +158,11 @@ def render(results):
         '',
         '- **chance**: the majority label\'s share of the held-out scored steps (for the '
         'reproduction tasks: the mean angular error of the best fixed direction).',
-        '- **ceiling**: the best any rule reading the inputs can score, the majority label among '
-        'trials with identical inputs; `-` where most trials\' inputs are unique (noisy inputs).',
-        '- **final/best**: held-out accuracy (or mean angular error, degrees) at the end of the run '
-        '(the best epoch of the final task) / the best held-out value seen on the final task.',
+        '- **ceiling**: the best any rule reading the inputs can score: the majority label among '
+        'trials with identical inputs, and for tasks whose coherence list holds 0 (no evidence) '
+        'the share those trials leave, guessed; `-` where neither applies.',
+        '- **final / best**: held-out accuracy (or mean angular error, degrees) on the final task '
+        'at the last epoch / at the best epoch, where the run leaves the model (restore-best).',
         '- **epochs**: epochs run, with the epochs of each curriculum stage; **updates**: optimizer '
         'steps; **wall s**: the whole process (imports, trial generation, compilation, training, '
         'evaluation).',
@@ -164,8 +186,8 @@ def render(results):
                                        if len(row['stage_epochs']) > 1 else '')
         lines.append(
             f"| {row['task']} | {row['classes'] or 'value'} | {_fmt(row['chance'], digits)}{unit} | "
-            f"{_fmt(row['ceiling'])} | {_fmt(row['held_out'], digits)}{unit} | "
-            f"{_fmt(row['best'], digits)}{unit} | {epochs} | {row['updates']} | "
+            f"{_fmt(row['ceiling'])} | {_fmt(row['final'], digits)}{unit} | "
+            f"{_fmt(row['held_out'], digits)}{unit} | {epochs} | {row['updates']} | "
             f"{row['wall_s']:.0f} | {_met(row)} | {row['recipe']} |")
         if row.get('note'):
             notes.append(f"- **{row['task']}**: {row['note']}")

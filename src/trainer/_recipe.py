@@ -89,7 +89,8 @@ class Recipe:
         Stages before the final task, easiest first, each the task's keyword
         arguments; the final task (``task_params``) is appended as the last stage.
     curriculum_threshold : float
-        Held-out accuracy that moves a stage on.
+        The held-out metric that moves a stage on: an accuracy reached, or an
+        angular error (degrees) got below.
     curriculum_min_epochs : int
         Epochs each stage trains at least.
     max_epochs_per_stage : int or None

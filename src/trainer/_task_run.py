@@ -161,8 +161,9 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
 
     recipe = recipe_for(task) if recipe is None else recipe
     start = time.perf_counter()
+    objective, metrics, monitor = _scoring(recipe)
     curriculum = datasets.Curriculum(
-        recipe.stages(), task=task, threshold=recipe.curriculum_threshold,
+        recipe.stages(), task=task, monitor=monitor, threshold=recipe.curriculum_threshold,
         min_epochs=recipe.curriculum_min_epochs, max_epochs_per_stage=recipe.max_epochs_per_stage)
     n_steps = curriculum.max_steps if pad_stages else None
     final = curriculum.stage_dataset(len(curriculum) - 1, n_trials=recipe.n_trials, seed=seed,
@@ -170,7 +171,6 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     n_output = final.n_classes if final.n_classes is not None else final.targets.shape[-1]
     model = RateRNN(final.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
     optimizer, lr_schedule = _optimizer(recipe)
-    objective, metrics, monitor = _scoring(recipe)
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
                       progress=progress)

@@ -31,31 +31,54 @@ _FIXED_TARGETS = ('multi_region_signal', 'steady_state_target')
 
 _REPRODUCE = dict(objective='mse', metric='angular_error')
 
+# Delays grow to the task's own 1000 ms: from scratch plain BPTT sits on a long plateau.
+_DELAY = ({'t_delay': 100.0}, {'t_delay': 400.0})
+_DUAL_DELAY = ({'t_delay1': 100.0, 't_delay2': 100.0}, {'t_delay1': 400.0, 't_delay2': 400.0})
+_NO_EVIDENCE = ('one trial in five has coherence 0 (no evidence), so no rule beats about 0.90 '
+                'on the scored steps: the goal is 0.9 of that ceiling.')
+
 RECIPES = {
-    'anti_reach': Recipe(n_trials=2048, n_epochs=40),
-    'context_decision_making': Recipe(),
-    'delay_comparison': Recipe(n_trials=2048, n_epochs=40),
-    'delay_direction_classification': Recipe(),
-    'delay_direction_reproduction': Recipe(**_REPRODUCE),
-    'delay_match_category': Recipe(n_trials=2048, n_epochs=40),
-    'delay_match_sample': Recipe(n_trials=2048, n_epochs=40),
-    'delay_paired_association': Recipe(n_trials=2048, n_epochs=40),
-    'delayed_match_task': Recipe(),
-    'dual_delay_match_sample': Recipe(n_trials=2048, n_epochs=40),
-    'evidence_accumulation': Recipe(),
-    'go_no_go': Recipe(),
-    'hierarchical_reasoning': Recipe(n_trials=2048, n_epochs=40),
-    'immediate_direction_classification': Recipe(),
-    'immediate_direction_reproduction': Recipe(**_REPRODUCE),
-    'interval_discrimination': Recipe(n_trials=2048, n_epochs=40),
-    'perceptual_decision_making': Recipe(),
-    'perceptual_decision_making_delay_response': Recipe(),
-    'post_decision_wager': Recipe(),
-    'probabilistic_reasoning': Recipe(),
-    'pulse_decision_making': Recipe(),
-    'reaching_1d': Recipe(),
-    'ready_set_go': Recipe(),
-    'single_context_decision_making': Recipe(),
+    'anti_reach': Recipe(n_trials=2048, n_epochs=25, lr_schedule='cosine'),
+    'context_decision_making': Recipe(n_epochs=25, lr_schedule='cosine'),
+    'delay_comparison': Recipe(
+        n_trials=2048, n_epochs=20, lr_schedule='cosine', curriculum=_DELAY,
+        note='Without the curriculum (2048 trials x 40 epochs, Adam 3e-3) it stayed at 0.74, '
+             'the score of judging the test value alone; with it, 0.93 on the full task by epoch 4.'),
+    'delay_direction_classification': Recipe(n_epochs=10),
+    'delay_direction_reproduction': Recipe(
+        n_trials=2048, n_epochs=12, curriculum=_DELAY, curriculum_threshold=10.0, **_REPRODUCE,
+        note='Without the curriculum (1024 trials x 30 epochs) the error stayed at chance, '
+             'about 90 degrees; with it, under 1 degree within 5 epochs.'),
+    'delay_match_category': Recipe(n_trials=2048, n_epochs=25, lr_schedule='cosine', curriculum=_DELAY,
+                                   note='Without the curriculum (2048 x 40, Adam 3e-3) it sat at '
+                                        'chance until epoch 34.'),
+    'delay_match_sample': Recipe(n_trials=2048, n_epochs=25, lr_schedule='cosine', curriculum=_DELAY,
+                                 note='Without the curriculum (2048 x 40, Adam 3e-3) it sat at '
+                                      'chance until epoch 17, then reached 0.996.'),
+    'delay_paired_association': Recipe(n_trials=2048, n_epochs=15, lr_schedule='cosine'),
+    'delayed_match_task': Recipe(n_epochs=15),
+    'dual_delay_match_sample': Recipe(
+        n_trials=2048, n_epochs=30, lr_schedule='cosine', curriculum=_DUAL_DELAY,
+        note='Without the curriculum (2048 x 40, Adam 3e-3) it sat at chance until epoch 15 and '
+             'reached 1.00 by epoch 31 (93 s); with it, 0.90 on the full task by epoch 11.'),
+    'evidence_accumulation': Recipe(n_epochs=20, lr_schedule='cosine', note=_NO_EVIDENCE),
+    'go_no_go': Recipe(n_epochs=10),
+    'hierarchical_reasoning': Recipe(
+        n_trials=2048, n_epochs=40, lr_schedule='cosine',
+        note='The rule depends on the delay length, so no delay curriculum; chance until '
+             'about epoch 14 at 2048 trials.'),
+    'immediate_direction_classification': Recipe(n_epochs=5),
+    'immediate_direction_reproduction': Recipe(n_epochs=10, **_REPRODUCE),
+    'interval_discrimination': Recipe(n_trials=2048, n_epochs=30, lr_schedule='cosine'),
+    'perceptual_decision_making': Recipe(n_epochs=20, lr_schedule='cosine', note=_NO_EVIDENCE),
+    'perceptual_decision_making_delay_response': Recipe(n_epochs=25, lr_schedule='cosine',
+                                                        note=_NO_EVIDENCE),
+    'post_decision_wager': Recipe(n_trials=2048, n_epochs=25, lr_schedule='cosine'),
+    'probabilistic_reasoning': Recipe(n_epochs=20, lr_schedule='cosine'),
+    'pulse_decision_making': Recipe(n_epochs=25, lr_schedule='cosine'),
+    'reaching_1d': Recipe(n_epochs=15),
+    'ready_set_go': Recipe(n_epochs=25, lr_schedule='cosine'),
+    'single_context_decision_making': Recipe(n_epochs=20, lr_schedule='cosine'),
 }
 
 
