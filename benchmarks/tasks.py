@@ -56,9 +56,11 @@ def chance_and_ceiling(ds):
     return chance, float(best / weights.sum())
 
 
-def evidence_ceiling(task, params):
-    """The ceiling a cogtask's coherence list sets: trials at coherence 0 carry no evidence,
-    so at best they are guessed (1 / num_choices right). ``None`` without such trials."""
+def evidence_ceiling(task, params, ds):
+    """The expected ceiling a cogtask's coherence list sets: trials at coherence 0 carry no
+    evidence, so at best they are guessed (1 / num_choices right). ``None`` without such
+    trials, or when some scored steps ask for more than the choice (a wager)."""
+    import numpy as np
     import inspect
     from braintools import cogtask
     from datasets._cogtask import _TASKS
@@ -69,6 +71,8 @@ def evidence_ceiling(task, params):
         return None
     coherences = params.get('coherences', defaults['coherences'].default)
     n_choices = params.get('num_choices', defaults['num_choices'].default)
+    if len(np.unique(ds.targets[ds.mask > 0])) != n_choices:
+        return None
     blind = sum(1 for c in coherences if c == 0) / len(coherences)
     return 1 - blind * (1 - 1 / n_choices) if blind else None
 
@@ -100,7 +104,7 @@ def run_one(task, seed):
            'curve': [row[f'held_out_{metric}'] for row in run.history]}
     if metric == 'acc':
         chance, ceiling = chance_and_ceiling(reference)
-        bound = evidence_ceiling(task, recipe.task_params)
+        bound = evidence_ceiling(task, recipe.task_params, reference)
         if bound is not None:
             ceiling = bound if ceiling is None else min(ceiling, bound)
         row.update(classes=reference.n_classes, chance=chance, ceiling=ceiling)
@@ -138,6 +142,13 @@ def _fmt(value, digits=2):
     return '-' if value is None else f'{value:.{digits}f}'
 
 
+def _commits(rows):
+    counts = {}
+    for row in rows:
+        counts[row.get('commit', '?')] = counts.get(row.get('commit', '?'), 0) + 1
+    return ', '.join(f'`{commit}` ({n} tasks)' for commit, n in counts.items())
+
+
 def render(results):
     rows = [results['tasks'][name] for name in sorted(results['tasks'])]
     machine = results['machine']
@@ -169,7 +180,8 @@ def render(results):
         '',
         f"Machine: {machine['cpu']}, {machine['cores']} cores, shared with other jobs: times are "
         f"slower than on a quiet machine (load average {machine['load_start']:.2f} at the start, "
-        f"{machine['load_end']:.2f} at the end). Commit `{machine['commit']}`, seed {results['seed']}.",
+        f"{machine['load_end']:.2f} at the end; each task's own run is in `tasks.json`). "
+        f"Seed {results['seed']}; commits {_commits(rows)}.",
         '',
         '| task | classes | chance | ceiling | final | best | epochs | updates | wall s | goal | recipe |',
         '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -236,9 +248,11 @@ def main(argv=None):
         sys.path.insert(0, os.path.join(ROOT, 'src'))
         from trainer.recipes import RECIPES
         tasks = args.only.split(',') if args.only else sorted(RECIPES)
-        results.update(seed=args.seed, machine=_machine())
-        if not args.only:
-            results['tasks'] = {}
+        if not args.only or 'machine' not in results:
+            results.update(seed=args.seed, machine=_machine(), tasks={})
+        elif args.seed != results['seed']:
+            raise SystemExit(f"--seed {args.seed} differs from the table's seed {results['seed']}; "
+                             'rerun every task to change it.')
         for task in tasks:
             row = _spawn(task, args.seed)
             results['tasks'][task] = row

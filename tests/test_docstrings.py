@@ -8,8 +8,9 @@ import pytest
 MODULES = [
     'trainer._checkpoint', 'trainer._compiles', 'trainer._fitter', 'trainer._forward',
     'trainer._params', 'trainer._progress', 'trainer._result', 'trainer._simulator',
-    'trainer._trainer', 'trainer.models',
-    'datasets._batching', 'datasets._cogtask', 'datasets._delayed_match', 'datasets._fixed_targets',
+    'trainer._trainer', 'trainer.models', 'trainer._recipe', 'trainer._task_run', 'trainer.recipes',
+    'datasets._batching', 'datasets._cogtask', 'datasets._curriculum', 'datasets._delayed_match',
+    'datasets._fixed_targets',
     'datasets._io', 'datasets._plot', 'datasets._record', 'datasets._registry',
 ]
 

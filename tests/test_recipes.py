@@ -12,10 +12,11 @@ FIXED = ('multi_region_signal', 'steady_state_target')
 TINY = dict(n_trials=64, batch_size=16, hidden=8, task_params={'seq_len': 4, 'n_symbols': 2})
 
 
-def test_every_registered_task_has_its_own_recipe():
-    names = {name for name, _ in datasets.list_datasets()} - set(FIXED)
-    names = {n for n in names if not n.endswith('_example')}  # registered by other doctests
+def test_every_shipped_task_has_its_own_recipe():
+    from datasets._cogtask import _TASKS
+    names = set(_TASKS) | {'delayed_match_task'}  # what the package registers, fixed targets aside
     assert set(recipes.RECIPES) == names
+    assert names <= {name for name, _ in datasets.list_datasets()}
     for name in names:
         assert isinstance(recipe_for(name), Recipe)
 
@@ -89,9 +90,17 @@ def test_angular_error_in_degrees_wraps_and_is_masked():
     assert float(angular_error()(prediction, target, mask)) == pytest.approx(20.0, abs=1e-3)
 
 
-def test_the_driver_counts_updates_and_numbers_epochs_across_stages():
+def test_the_driver_counts_updates_and_numbers_epochs_across_stages(tmp_path):
     recipe = Recipe(n_epochs=4, curriculum=({'seq_len': 3},), curriculum_threshold=0.0, **TINY)
     run = train_task('delayed_match_task', recipe, seed=1)
+    final_rows = run.history[1:]
+    best = max(final_rows, key=lambda row: row['held_out_acc'])  # the first of the best, as the Trainer
+    assert (run.best_epoch, run.best_value) == (best['epoch'], best['held_out_acc'])
+    assert run.held_out['acc'] == pytest.approx(run.best_value)  # the model was left there
+    run.to_json(tmp_path / 'history.json')
+    import json
+    saved = json.loads((tmp_path / 'history.json').read_text())
+    assert saved['history'] == run.history and saved['recipe']['n_epochs'] == 4
     # Threshold 0 is met after one epoch; the final task takes the rest of the budget.
     assert [row['stage'] for row in run.history] == [0, 1, 1, 1]
     assert [row['epoch'] for row in run.history] == [1, 2, 3, 4]

@@ -66,8 +66,11 @@ class TaskRun:
     held_out : dict
         Loss and metric on the final task's held-out trials, at the parameters
         the run ended with (the best epoch of the last stage).
+    best_epoch : int or None
+        The epoch (numbered across stages) of the last stage's best held-out
+        value, where the model was left; ``None`` if the budget ran out first.
     best_value : float or None
-        The best held-out monitor value of the last stage.
+        That best held-out monitor value.
     monitor : str
         The history key that chose it.
     stage_epochs : tuple of int
@@ -86,6 +89,7 @@ class TaskRun:
     recipe: Any
     history: list
     held_out: dict
+    best_epoch: Optional[int]
     best_value: Optional[float]
     monitor: str
     stage_epochs: tuple
@@ -93,6 +97,24 @@ class TaskRun:
     wall_s: float
     held_out_data: Any
     model: Any
+
+    def to_json(self, path):
+        """Write the history, best point, held-out scores and recipe as JSON to ``path``."""
+        import json
+        with open(path, 'w') as f:
+            json.dump({'task': self.task, 'monitor': self.monitor, 'best_epoch': self.best_epoch,
+                       'best_value': self.best_value, 'held_out': self.held_out,
+                       'stage_epochs': list(self.stage_epochs), 'n_updates': self.n_updates,
+                       'wall_s': self.wall_s, 'recipe': dataclasses.asdict(self.recipe),
+                       'history': self.history}, f, indent=1)
+
+    def to_csv(self, path):
+        """Write the history as CSV (one row per epoch, with its stage) to ``path``."""
+        import csv
+        with open(path, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
+            writer.writeheader()
+            writer.writerows(self.history)
 
     def __repr__(self):
         scores = ', '.join(f'{k}={v:.4g}' for k, v in self.held_out.items())
@@ -117,7 +139,8 @@ def _scoring(recipe):
     return objective, {'angle_err': angular_error()}, 'held_out_angle_err'
 
 
-def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None):
+def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None,
+               checkpoint=None):
     """Train :class:`trainer.models.RateRNN` on a registered task at its recipe.
 
     Each curriculum stage is one ``Trainer.fit`` on the stage's own trials
@@ -140,6 +163,10 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
         stages, each step as long as the longest stage's).
     log : callable, optional
         Called with each history row as it completes (e.g. ``print``).
+    checkpoint : str, optional
+        Passed to every stage's ``Trainer.fit``: a checkpoint of the current
+        stage's progress after every epoch (resuming mid-curriculum is the
+        Trainer's to do).
 
     Returns
     -------
@@ -196,15 +223,16 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
         result = trainer.fit(train, held_out=held_out, n_epochs=left, batch_size=recipe.batch_size,
                              seed=seed + stage, monitor=monitor,
                              patience=recipe.patience if last else None,
-                             restore_best=last, compile_epoch=recipe.compile_epoch)
+                             restore_best=last, compile_epoch=recipe.compile_epoch,
+                             checkpoint=checkpoint)
         history.extend(rows)
         stage_epochs.append(len(rows))
         n_updates += len(rows) * (len(train) // recipe.batch_size)
-    if len(stage_epochs) < len(curriculum):  # the budget ran out before the task itself
-        best_value = None
-    else:
+    best_epoch = best_value = None
+    if len(stage_epochs) == len(curriculum) and result.best_epoch is not None:
+        best_epoch = len(history) - stage_epochs[-1] + result.best_epoch
         best_value = result.best_value
     _, held_out = final.split(1 - recipe.held_out, seed=seed)
     scores = trainer.evaluate(held_out)
-    return TaskRun(task, recipe, history, scores, best_value, monitor, tuple(stage_epochs),
+    return TaskRun(task, recipe, history, scores, best_epoch, best_value, monitor, tuple(stage_epochs),
                    n_updates, time.perf_counter() - start, held_out, model)
