@@ -32,8 +32,10 @@ def test_an_unknown_task_names_the_closest():
         recipe_for('go_nogo')
 
 
-def test_a_registered_task_without_a_recipe_gets_the_default():
-    datasets.register_dataset('recipes_test_task', datasets.delayed_match_task, overwrite=True)
+def test_a_registered_task_without_a_recipe_gets_the_default(monkeypatch):
+    from datasets import _registry
+    monkeypatch.setattr(_registry, '_REGISTRY', dict(_registry._REGISTRY))  # leave no trace
+    datasets.register_dataset('recipes_test_task', datasets.delayed_match_task)
     assert recipe_for('recipes_test_task') is recipes.DEFAULT_RECIPE
 
 
