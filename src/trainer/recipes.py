@@ -70,7 +70,7 @@ RECIPES = {
     'immediate_direction_classification': Recipe(n_epochs=5),
     'immediate_direction_reproduction': Recipe(n_epochs=10, **_REPRODUCE),
     'interval_discrimination': Recipe(n_trials=2048, n_epochs=30, lr_schedule='cosine'),
-    'perceptual_decision_making': Recipe(n_epochs=20, lr_schedule='cosine', note=_NO_EVIDENCE),
+    'perceptual_decision_making': Recipe(n_epochs=12, lr_schedule='cosine', note=_NO_EVIDENCE),
     'perceptual_decision_making_delay_response': Recipe(n_epochs=25, lr_schedule='cosine',
                                                         note=_NO_EVIDENCE),
     'post_decision_wager': Recipe(n_trials=2048, n_epochs=25, lr_schedule='cosine'),
