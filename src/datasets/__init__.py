@@ -18,12 +18,14 @@ fixed fitting targets, and brainmass's bundled ``example_signal`` (as a
 TaskDataset) and ``example_connectome`` (as is), read from brainmass when it
 is installed. It is shared with ``brainmass.datasets`` both ways.
 :func:`from_arrays`, :func:`from_npz` and :func:`register_dataset` add your
-own. :func:`batches` serves minibatches through grain, one record per batch,
+own; a :class:`Curriculum` orders stages of a task, easiest first.
+:func:`batches` serves minibatches through grain, one record per batch,
 reshuffled per ``(seed, epoch)`` and resumable from any step.
 """
 
 from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
+from ._curriculum import Curriculum
 from ._delayed_match import delayed_match_task
 from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
                              steady_state_target)
@@ -34,6 +36,7 @@ from ._record import TaskDataset
 from ._registry import _REGISTRY, list_datasets, load_dataset, register_dataset  # noqa: F401
 
 __all__ = [
+    'Curriculum',
     'Signal',
     'TaskDataset',
     'batch_indices',
