@@ -61,7 +61,7 @@ def test_train_writes_a_new_run_folder_and_points_latest_at_it(tmp_path, capsys,
     assert os.path.getsize(first / 'curves.png') > 5000
     assert os.path.getsize(first / 'checkpoint.msgpack') > 0
     assert_fits(out + err)
-    assert out[0].startswith('delayed_match_task: 32 train / 8 held-out trials')
+    assert out[0].startswith('delayed_match_task: gru 8, 40 trials x 2 ep, batch 16')  # the recipe, flags applied
     progress = [line.split()[:2] for line in err if not line.startswith(' ')]
     assert progress == [['epoch', '1/2'], ['epoch', '2/2']]
     table = out.index(next(line for line in out if line.split()[:2] == ['epoch', 'loss']))
@@ -153,7 +153,8 @@ def test_a_regression_task_trains_with_mse(tmp_path, capsys):
                      '--epochs', '1', '--hidden', '4', '--out', str(tmp_path), '--no-progress',
                      '--no-compile-cache']) == 0
     history = json.load(open(tmp_path / 'history.json'))['history']
-    assert set(history[0]) == {'epoch', 'loss', 'held_out_loss', 'lr', 'time'}
+    assert set(history[0]) == {'epoch', 'loss', 'angle_err', 'held_out_loss', 'held_out_angle_err', 'stage', 'lr',
+                               'time'}  # mse, and the mean angular error in degrees
     assert_fits(printed_lines(capsys)[0])
 
 
@@ -167,17 +168,27 @@ def test_help_shows_every_default_within_80_columns(capsys):
     flat = ' '.join(text[text.index('options:'):].split())
     for action in train._actions:
         assert action.help, action.option_strings  # every flag explains itself
-    for flag, default in [('epochs', 20), ('batch-size', 32), ('lr', 0.01), ('seed', 0),
-                          ('held-out', 0.2), ('task', 'perceptual_decision_making')]:
+    for flag, default in [('seed', 0), ('task', 'perceptual_decision_making')]:
         assert cli.DEFAULTS[flag.replace('-', '_')] == default
         section = flat[flat.index(f'--{flag} '):]
         assert f'(default: {default})' in section[:section.index('--', 3)]
-    assert '(default: off)' in flat and '(default: None)' not in flat
+    for flag in ('epochs', 'batch-size', 'lr', 'held-out', 'hidden', 'cell', 'n-trials'):
+        section = flat[flat.index(f'--{flag} '):]
+        assert "(default: the task's recipe)" in section[:section.index('--', 3)]
+    assert '(default: None)' not in flat
 
 
 def test_defaults_come_from_the_one_dict(monkeypatch):
-    monkeypatch.setitem(cli.DEFAULTS, 'epochs', 7)
-    assert cli._parser().parse_args(['train']).epochs == 7
+    monkeypatch.setitem(cli.DEFAULTS, 'seed', 7)
+    assert cli._parser().parse_args(['train']).seed == 7
+
+
+def test_flags_override_the_recipe_and_the_rest_keep_it():
+    from trainer.recipes import recipe_for
+    args = cli._parser().parse_args(['train', '--task', 'delay_match_sample', '--epochs', '3', '--lr', '0.01'])
+    recipe, base = cli.recipe_of(args), recipe_for('delay_match_sample')
+    assert (recipe.n_epochs, recipe.lr) == (3, 0.01)
+    assert (recipe.n_trials, recipe.batch_size, recipe.curriculum) == (base.n_trials, base.batch_size, base.curriculum)
 
 
 def test_history_table_fits_80_columns_however_many_metrics():

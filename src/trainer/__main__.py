@@ -16,14 +16,18 @@ import sys
 import textwrap
 import time
 
+from trainer._compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
+
 WIDTH = 80  # every line the command prints fits a default terminal
 
-DEFAULTS = {
-    'task': 'perceptual_decision_making', 'n_trials': 512, 'held_out': 0.2, 'epochs': 20,
-    'batch_size': 32, 'hidden': 64, 'cell': 'gru', 'lr': 1e-2, 'seed': 0, 'patience': None,
-}
-"""The defaults of ``train``, in one place: ``{dest: value}`` as argparse names the flags
-(``--batch-size`` is ``batch_size``); per-task recipes override them."""
+DEFAULTS = {'task': 'perceptual_decision_making', 'seed': 0}
+"""The defaults of ``train`` that no recipe sets; every other flag defaults to the task's
+recipe (:func:`trainer.recipes.recipe_for`), and a flag given overrides it."""
+
+# flag (argparse dest) -> Recipe field
+RECIPE_FLAGS = {'n_trials': 'n_trials', 'held_out': 'held_out', 'epochs': 'n_epochs',
+                'batch_size': 'batch_size', 'hidden': 'hidden', 'cell': 'cell', 'lr': 'lr',
+                'patience': 'patience', 'compile_epoch': 'compile_epoch', 'clip': 'grad_clip_norm'}
 FILES = ('history.csv', 'history.json', 'curves.png', 'checkpoint.msgpack')
 
 
@@ -66,6 +70,12 @@ seed_int = _number(int, 'a non-negative integer', lambda v: v >= 0)
 fraction = _number(float, 'a fraction in (0, 1)', lambda v: 0 < v < 1)
 cell_name = _number(str, 'one of vanilla, gru, lstm', lambda v: v in ('vanilla', 'gru', 'lstm'))
 positive_float = _number(float, 'a positive finite number', lambda v: math.isfinite(v) and v > 0)
+_device_count = _number(int, "'all' or a positive integer", lambda v: v >= 1)
+
+
+def devices_arg(text):
+    """``--devices``: ``'all'`` or a positive int."""
+    return 'all' if text == 'all' else _device_count(text)
 
 
 def _parser():
@@ -84,24 +94,38 @@ def _parser():
         'train', help='train a rate RNN on a registered task', formatter_class=formatter,
         allow_abbrev=False,
         description='Train a rate RNN (GRU, LSTM or vanilla cell, linear readout) on a '
-                    'registered task, with held-out evaluation every epoch. Classification '
-                    'tasks use cross-entropy and accuracy; regression tasks mean squared error.')
+                    'registered task at its recipe (trials, epochs, batch, hidden size, cell, '
+                    'learning rate and schedule, clipping, and a curriculum where it needs one; '
+                    '`list` shows each), with held-out evaluation every epoch. Any flag given '
+                    'overrides the recipe. Classification tasks use cross-entropy and accuracy; '
+                    'direction reproduction mean squared error and the angular error.')
     add = train.add_argument
     add('--task', metavar='NAME', help='dataset name (see `python -m trainer list`)')
-    add('--n-trials', metavar='N', type=positive_int, help='trials to generate')
+    recipe = ' (default: the task\'s recipe)'
+    add('--n-trials', metavar='N', type=positive_int, help='trials to generate' + recipe)
     add('--held-out', metavar='FRACTION', type=fraction,
-        help='share of the trials held out for evaluation')
-    add('--epochs', metavar='N', type=positive_int, help='passes over the training trials')
+        help='share of the trials held out for evaluation' + recipe)
+    add('--epochs', metavar='N', type=positive_int,
+        help='epochs in all, curriculum stages included' + recipe)
     add('--batch-size', metavar='N', type=positive_int,
-        help='trials per step (at most the training trials)')
-    add('--hidden', metavar='N', type=positive_int, help='hidden units of the RNN')
-    add('--cell', metavar='{vanilla,gru,lstm}', type=cell_name, help='recurrent cell')
-    add('--lr', metavar='LR', type=positive_float, help='learning rate of Adam')
+        help='trials per step (at most the training trials)' + recipe)
+    add('--hidden', metavar='N', type=positive_int, help='hidden units of the RNN' + recipe)
+    add('--cell', metavar='{vanilla,gru,lstm}', type=cell_name, help='recurrent cell' + recipe)
+    add('--lr', metavar='LR', type=positive_float, help='(peak) learning rate of Adam' + recipe)
+    add('--clip', metavar='NORM', type=positive_float,
+        help='clip the gradients to this global norm' + recipe)
     add('--seed', metavar='SEED', type=seed_int,
         help='seed of the trials, the split, the shuffle and the weights')
     add('--patience', metavar='N', type=positive_int,
-        help='stop after this many epochs without a better held-out loss (default: off)')
-    add('--compile-epoch', action='store_true', help='run each epoch as one compiled loop')
+        help='stop after this many epochs without a better held-out value' + recipe)
+    add('--compile-epoch', action='store_const', const=True, default=None,
+        help='run each epoch as one compiled loop' + recipe)
+    add('--devices', metavar='all|N', type=devices_arg,
+        help='split each batch over these devices (data parallel; default: one device)')
+    add('--coordinator', metavar='HOST:PORT',
+        help='address of process 0 of a multi-process run (with --num-processes, --process-id)')
+    add('--num-processes', metavar='P', type=positive_int, help='processes of a multi-process run')
+    add('--process-id', metavar='I', type=seed_int, help="this process's rank (0 writes the files)")
     add('--out', metavar='DIR', help='output folder (default: a new runs/<task>-<timestamp>)')
     add('--runs-dir', metavar='DIR', default='runs',
         help='parent of the per-run folders and of `latest`')
@@ -111,28 +135,6 @@ def _parser():
         help="don't use JAX's persistent compilation cache (~/.cache/brain-trainer/jax)")
     train.set_defaults(**DEFAULTS)
     return parser
-
-
-def enable_compile_cache(path=None):
-    """Turn on JAX's persistent compilation cache (a warm start skips recompiling).
-
-    Parameters
-    ----------
-    path : str, optional
-        The cache folder (default ``~/.cache/brain-trainer/jax``).
-
-    Examples
-    --------
-    >>> import jax
-    >>> enable_compile_cache(jax.config.jax_compilation_cache_dir)  # keep the folder already set
-    >>> jax.config.jax_persistent_cache_min_compile_time_secs
-    0.0
-    """
-    import jax
-    path = path or os.path.join(os.path.expanduser('~'), '.cache', 'brain-trainer', 'jax')
-    jax.config.update('jax_compilation_cache_dir', path)
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-    jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
 def say(text, indent='  '):
@@ -169,6 +171,17 @@ def list_command():
                 print(f'  {name}')
                 print(textwrap.fill(description, WIDTH, initial_indent=' ' * 6,
                                     subsequent_indent=' ' * 6))
+                if group is groups[0][1]:
+                    print(textwrap.fill('recipe: ' + _recipe_line(name), WIDTH, initial_indent=' ' * 6,
+                                        subsequent_indent=' ' * 8))
+
+
+def _recipe_line(name):
+    from trainer.recipes import recipe_for
+    try:
+        return recipe_for(name).describe()
+    except (KeyError, ValueError):  # a name only brainmass's registry holds
+        return 'the default recipe'
 
 
 def _check_task(name):
@@ -247,54 +260,69 @@ def _ms(dt):
     return float(u.get_magnitude(dt.to_decimal(u.ms) if isinstance(dt, u.Quantity) else dt))
 
 
+def recipe_of(args):
+    """The task's recipe with the flags given applied (a flag left out keeps the recipe's value)."""
+    from trainer.recipes import recipe_for
+    overrides = {field: getattr(args, flag) for flag, field in RECIPE_FLAGS.items()
+                 if getattr(args, flag) is not None}
+    try:
+        recipe = recipe_for(args.task)
+        n_trials, held_out = overrides.get('n_trials', recipe.n_trials), overrides.get('held_out', recipe.held_out)
+        n_held_out = round(n_trials * held_out)
+        if n_held_out < 1 or n_held_out >= n_trials:
+            raise UsageError(f'--n-trials {n_trials} x --held-out {held_out} leaves '
+                             f'{n_held_out} held-out trials; raise --n-trials')
+        if 'batch_size' not in overrides:  # fewer trials than the recipe's batch: one batch of them all
+            overrides['batch_size'] = min(recipe.batch_size, int(round((1 - held_out) * n_trials)))
+        return recipe.replace(**overrides)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _join_processes(args):
+    given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
+    if any(given) and not all(given):
+        raise UsageError('a multi-process run needs --coordinator, --num-processes and --process-id')
+    if all(given):
+        from trainer import distributed
+        distributed.initialize(args.coordinator, num_processes=args.num_processes,
+                               process_id=args.process_id)
+
+
 def train(args):
-    """Run the ``train`` command; returns the ``TrainResult``."""
+    """Run the ``train`` command; returns the :class:`trainer.recipes.TaskRun`."""
+    _join_processes(args)
     _check_task(args.task)
-    n_held_out = round(args.n_trials * args.held_out)
-    if n_held_out < 1 or n_held_out >= args.n_trials:
-        raise UsageError(f'--n-trials {args.n_trials} x --held-out {args.held_out} leaves '
-                         f'{n_held_out} held-out trials; raise --n-trials')
+    recipe = recipe_of(args)
     if not args.no_compile_cache:
         enable_compile_cache()
-    import braintools
-    import datasets
-    from trainer import NonFiniteLossError, Trainer, metrics, objectives
-    from trainer.models import RateRNN
+    import jax
+    from trainer import NonFiniteLossError, TrainResult
+    from trainer.recipes import train_task
 
-    data = datasets.load_dataset(args.task, n_trials=args.n_trials, seed=args.seed)
-    train_set, held_out = data.split(1.0 - args.held_out, seed=args.seed)
-    classify = data.n_classes is not None
-    n_output = data.n_classes if classify else data.targets.shape[-1]
-    batch_size = min(args.batch_size, len(train_set))
-    model = RateRNN(data.n_features, args.hidden, n_output, cell=args.cell, seed=args.seed)
-    trainer = Trainer(
-        model, braintools.optim.Adam(lr=args.lr),
-        objective=objectives.cross_entropy() if classify else objectives.mse(),
-        metrics={'acc': metrics.accuracy()} if classify else None,
-        progress=not args.no_progress)
-    out, linked = _run_folder(args)
-    say(f'{args.task}: {len(train_set)} train / {len(held_out)} held-out trials, '
-        f'{data.n_steps} steps x {data.n_features} inputs, dt={_ms(data.dt):g} ms')
-    say(f'model: {args.cell} RNN, {args.hidden} hidden, {n_output} outputs; Adam lr={args.lr:g}, '
-        f'batch {batch_size}, {args.epochs} epochs')
+    main = jax.process_index() == 0  # only process 0 writes files and shows progress
+    out, linked = _run_folder(args) if main else (None, False)
+    say(f'{args.task}: {recipe.describe()}')
     try:
-        result = trainer.fit(train_set, held_out=held_out, n_epochs=args.epochs,
-                             batch_size=batch_size, seed=args.seed, patience=args.patience,
-                             compile_epoch=args.compile_epoch,
-                             checkpoint=os.path.join(out, 'checkpoint.msgpack'))
+        run = train_task(args.task, recipe, seed=args.seed, progress=not args.no_progress and main,
+                         checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'),
+                         devices=args.devices)
     except NonFiniteLossError as error:
         raise TrainingFailed(f'the loss became NaN or infinite in epoch {len(error.history) + 1}; '
-                           f'lower --lr (was {args.lr:g})') from None
+                             f'lower --lr (was {recipe.lr:g})') from None
+    if not main:
+        return run
+    result = TrainResult(run.history, run.monitor, run.best_epoch, run.best_value, {}, False, {}, run.model)
     print(history_table(result))
-    result.to_csv(os.path.join(out, 'history.csv'))
-    result.to_json(os.path.join(out, 'history.json'))
+    run.to_csv(os.path.join(out, 'history.csv'))
+    run.to_json(os.path.join(out, 'history.json'))
     result.plot(os.path.join(out, 'curves.png'))
-    best = 'none' if result.best_value is None else f'{result.best_value:.4g}'
-    stopped = ' (stopped early)' if result.stopped_early else ''
-    say(f'best epoch {result.best_epoch} of {len(result.history)}{stopped}: '
-        f'{result.monitor}={best}')
+    best = 'none' if run.best_value is None else f'{run.best_value:.4g}'
+    scores = ', '.join(f'{k}={v:.4g}' for k, v in run.held_out.items())
+    say(f'best epoch {run.best_epoch} of {len(run.history)}: {run.monitor}={best}; '
+        f'held out at the end: {scores}')
     print(_where(out, linked), flush=True)
-    return result
+    return run
 
 
 def main(argv=None):

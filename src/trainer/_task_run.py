@@ -140,7 +140,7 @@ def _scoring(recipe):
 
 
 def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None,
-               checkpoint=None):
+               checkpoint=None, devices=None):
     """Train :class:`trainer.models.RateRNN` on a registered task at its recipe.
 
     Each curriculum stage is one ``Trainer.fit`` on the stage's own trials
@@ -167,6 +167,8 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
         Passed to every stage's ``Trainer.fit``: a checkpoint of the current
         stage's progress after every epoch (resuming mid-curriculum is the
         Trainer's to do).
+    devices : optional
+        Passed to the ``Trainer``: split each batch over these devices.
 
     Returns
     -------
@@ -200,7 +202,7 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     optimizer, lr_schedule = _optimizer(recipe)
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
-                      progress=progress)
+                      progress=progress, devices=devices)
     history, stage_epochs, n_updates, result = [], [], 0, None
     for stage in range(len(curriculum)):
         left = recipe.n_epochs - len(history)
