@@ -126,6 +126,8 @@ def _parser():
         help='address of process 0 of a multi-process run (with --num-processes, --process-id)')
     add('--num-processes', metavar='P', type=positive_int, help='processes of a multi-process run')
     add('--process-id', metavar='I', type=seed_int, help="this process's rank (0 writes the files)")
+    add('--distributed', action='store_true',
+        help='join a multi-process run whose coordinator, size and rank JAX detects (SLURM srun)')
     add('--out', metavar='DIR', help='output folder (default: a new runs/<task>-<timestamp>)')
     add('--runs-dir', metavar='DIR', default='runs',
         help='parent of the per-run folders and of `latest`')
@@ -283,7 +285,7 @@ def _join_processes(args):
     given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
     if any(given) and not all(given):
         raise UsageError('a multi-process run needs --coordinator, --num-processes and --process-id')
-    if all(given):
+    if all(given) or args.distributed:
         from trainer import distributed
         distributed.initialize(args.coordinator, num_processes=args.num_processes,
                                process_id=args.process_id)
