@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = [
-    'trainer._checkpoint', 'trainer._compiles', 'trainer._fitter', 'trainer._forward',
+    'trainer._checkpoint', 'trainer._compiles', 'trainer._ensemble', 'trainer._ensemble_result',
+    'trainer._fitter', 'trainer._forward',
     'trainer._params', 'trainer._progress', 'trainer._result', 'trainer._simulator',
     'trainer._trainer', 'trainer.models',
     'datasets._batching', 'datasets._cogtask', 'datasets._delayed_match', 'datasets._fixed_targets',
