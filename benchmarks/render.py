@@ -24,8 +24,9 @@ TITLES = {
     'eval': '4. Held-out evaluation',
     'batching': '5. Batching',
     'scaling': '6. Scaling and memory',
+    'ensemble': '7. Ensembles of K networks',
 }
-ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling')
+ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'ensemble')
 STATUS = {'met': 'met', 'missed': '**missed**', 'unreachable': '**unreachable here**'}
 
 

@@ -121,11 +121,13 @@ def test_one_trace_and_one_compilation_whatever_k():
     assert calls[2] == calls[5]
 
 
-def test_seeds_give_each_member_its_own_batch_order():
+def test_seeds_give_each_member_its_own_batch_order_and_member_batch_maps():
     train, _ = data()
     seeds = [3, 7]
-    result = Ensemble([model(s) for s in range(2)], braintools.optim.Adam(lr=1e-2), **KW).fit(
-        train, n_epochs=2, batch_size=BATCH, seeds=seeds)
+    # member_batch=1: the members one after another inside the program (jax.lax.map), not vmapped.
+    result = Ensemble([model(s) for s in range(2)], braintools.optim.Adam(lr=1e-2), member_batch=1,
+                      **KW).fit(train, n_epochs=2, batch_size=BATCH, seeds=seeds)
+    assert result.n_compilations == {'train': 1, 'eval': 0}
     for k, seed in enumerate(seeds):
         own = Trainer(model(k), braintools.optim.Adam(lr=1e-2), **KW).fit(
             train, n_epochs=2, batch_size=BATCH, seed=seed)

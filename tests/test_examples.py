@@ -28,3 +28,11 @@ def test_train_delayed_match(tmp_path):
     assert result.n_compilations == {'train': 1, 'eval': 1}
     for name in ('delayed_match_trial.png', 'delayed_match_curves.png', 'delayed_match_history.csv'):
         assert (tmp_path / name).stat().st_size > 100
+
+
+def test_seed_ensemble(tmp_path):
+    result = load('seed_ensemble').main(str(tmp_path), n_members=3, n_epochs=2, n_trials=160)
+    assert len(result.members) == 3 and result.n_compilations == {'train': 1, 'eval': 1}
+    assert result.summary()['best_held_out_acc']['n'] == 3
+    for name in ('seed_ensemble_spread.png', 'seed_ensemble_curves.png'):
+        assert (tmp_path / name).stat().st_size > 5000

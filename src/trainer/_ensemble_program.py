@@ -18,7 +18,30 @@ from ._program import _COMPILER, _abstract, _scanned_all, environ_key
 from ._members import traced_hparams
 from ._scores import mean_of
 
-__all__ = ['EnsemblePrograms']
+__all__ = ['EnsemblePrograms', 'over_members']
+
+
+def over_members(fn, in_axes, member_batch):
+    """``fn`` over the member axis: ``jax.vmap``, or with ``member_batch`` a ``jax.lax.map`` over chunks.
+
+    A chunk of ``member_batch`` members is vmapped; ``1`` steps the members one
+    after another inside the one program (what a CPU runs fastest: its small
+    batched matrix products cost no less than K separate ones).
+    """
+    if member_batch is None:
+        return jax.vmap(fn, in_axes=in_axes)
+    mapped = [i for i, axis in enumerate(in_axes) if axis == 0]
+
+    def each(*args):
+        def one(xs):
+            full = list(args)
+            for i, x in zip(mapped, xs):
+                full[i] = x
+            return fn(*full)
+
+        return jax.lax.map(one, tuple(args[i] for i in mapped), batch_size=member_batch)
+
+    return each
 
 
 def _keep(active, new, old):
@@ -34,10 +57,12 @@ class EnsemblePrograms:
     lead : trainer.Trainer
         Member 0's Trainer: its model, optimizer, objective, forward and
         metrics are traced once for all members.
+    member_batch : int, optional
+        See :func:`over_members`; ``None`` vmaps all members at once.
     """
 
-    def __init__(self, lead):
-        self.lead = lead
+    def __init__(self, lead, member_batch=None):
+        self.lead, self.member_batch = lead, member_batch
         self._jitted, self._ahead = {}, {}
         self.compiles = {'train': 0, 'eval': 0}
 
@@ -48,7 +73,7 @@ class EnsemblePrograms:
         has a leading member axis; with ``compile_epoch`` the step is scanned
         over ``idx`` and ``advance`` stacked along a leading step axis.
         """
-        key = ('train', compile_epoch, per_member_idx, *self.lead._key(), environ_key())
+        key = ('train', compile_epoch, per_member_idx, self.member_batch, *self.lead._key(), environ_key())
         if key not in self._jitted:
             batch, optimizer = self.lead._train_build(), self.lead.optimizer
 
@@ -62,7 +87,8 @@ class EnsemblePrograms:
                 new, out = pure(state, hparams, data, idx, advance)
                 return _keep(active, new, state), out
 
-            members = jax.vmap(step, in_axes=(0, 0, 0, None, 0 if per_member_idx else None, None))
+            members = over_members(step, (0, 0, 0, None, 0 if per_member_idx else None, None),
+                                   self.member_batch)
             if compile_epoch:
                 def epoch(state, hparams, active, data, idx, advance):
                     return jax.lax.scan(lambda s, xs: members(s, hparams, active, data, *xs),
@@ -82,7 +108,7 @@ class EnsemblePrograms:
         idx, weights = jax.device_put(eval_indices(len(ds), batch_size))
         args = (state, active, (data,), (idx, weights))
         with brainstate.environ.context(dt=ds.dt):
-            key = ('eval', *self.lead._key(), environ_key(), _abstract(args))
+            key = ('eval', self.member_batch, *self.lead._key(), environ_key(), _abstract(args))
             if key not in self._ahead:
                 scanned = _scanned_all(self.lead.program.pure(self.lead._eval_build()))
 
@@ -90,7 +116,7 @@ class EnsemblePrograms:
                     new, sums = scanned(state, fixed, stacked)
                     return _keep(active, new, state), sums
 
-                lowered = jax.jit(jax.vmap(member, in_axes=(0, 0, None, None))).lower(*args)
+                lowered = jax.jit(over_members(member, (0, 0, None, None), self.member_batch)).lower(*args)
 
                 def compile_():
                     with counting(self.compiles, 'eval'):
