@@ -1,6 +1,7 @@
 """Ensemble: member k of one vmapped fit is Trainer(models[k]) fitted alone; one compilation whatever K."""
 
 import functools
+import json
 import math
 
 import braintools
@@ -175,6 +176,10 @@ def test_result_history_summary_plot_and_csv(tmp_path):
     assert summary['final_held_out_acc']['max'] == pytest.approx(max(finals))
     assert result.best_member == int(np.argmin([m.best_value if m.best_value is not None else math.inf
                                                 for m in result.members]))
+    result.to_json(tmp_path / 'r.json')
+    saved = json.loads((tmp_path / 'r.json').read_text())
+    assert saved['best_member'] == result.best_member and saved['errors'].keys() == {'3'}
+    assert [m['history'] for m in saved['members']] == [m.history for m in result.members]
     result.to_csv(tmp_path / 'h.csv')
     assert len((tmp_path / 'h.csv').read_text().strip().splitlines()) == len(history) + 1
     fig = result.plot(tmp_path / 'curves.png')

@@ -25,7 +25,7 @@ from ._compiles import counting
 from ._data import as_dataset, to_device
 from ._ensemble_program import EnsemblePrograms
 from ._ensemble_result import EnsembleResult
-from ._fit import Best
+from ._fit import Best, _advance
 from ._members import (apply_hparams, check_hparams, check_same_structure, clone_optimizer, from_host,
                        member_of, set_member, stack, to_host)
 from ._params import param_values
@@ -305,7 +305,8 @@ class Ensemble:
             else:
                 outs = []
                 for step in range(len(idx)):
-                    state, out = run.train_fn(state, run.hparams, active, run.data, idx[step], advance[step])
+                    state, out = run.train_fn(state, run.hparams, active, run.data, idx[step],
+                                              _advance(bool(advance[step])))
                     outs.append(out)
                 outs = jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(outs))  # one transfer
         sums, finite = jax.device_get(outs)

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import json
 import math
 from typing import Optional
 
@@ -103,6 +104,15 @@ class EnsembleResult:
             out[f'final_{key}'] = _spread(finals)
             out[f'best_{key}'] = _spread(bests)
         return out
+
+    def to_json(self, path):
+        """Write the summary, the best member, the errors and every member's history as JSON."""
+        with open(path, 'w') as f:
+            json.dump({'monitor': self.monitor, 'best_member': self.best_member, 'summary': self.summary(),
+                       'errors': {str(k): v for k, v in self.errors.items()},
+                       'members': [{'best_epoch': m.best_epoch, 'best_value': m.best_value,
+                                    'stopped_early': m.stopped_early, 'history': m.history}
+                                   for m in self.members]}, f, indent=1)
 
     def to_csv(self, path):
         """Write :attr:`history` (one row per epoch and member) as CSV to ``path``."""
