@@ -198,6 +198,26 @@ def scaling_section(w):
     ])
 
 
+def devices_section(w):
+    rows = [(n, num(p['ms_per_epoch'], 1), fmt_range(p['throughput_vs_1'])) for n, p in w['points'].items()]
+    return '\n\n'.join([
+        'The compute-bound rate RNN (perceptual decision making, 1024 trials, hidden 128, global batch 64, '
+        'compiled epochs) with `Trainer(devices=n)`, epochs interleaved across the device counts in one '
+        'process that sees 4 forced host devices. Losses agree across counts (same program, split batch).',
+        table(('devices', 'ms/epoch (steady)', 'throughput vs 1 device'), rows),
+        'Why it does not scale here: the "devices" are XLA host devices carved out of the same 2 CPU cores. '
+        'One device already runs its matrix products on both cores; splitting the batch adds the '
+        'all-reduce of the gradients and the sums and halves each device\'s work, so a CPU split only '
+        'measures the overhead of the sharded program.',
+        'On a multi-GPU machine (install `jax[cuda12]`, i.e. `pip install -e ".[cuda12]"`), fill in the '
+        'table below with `python benchmarks/devices.py --devices 1,2,4,8` (strong scaling, fixed global '
+        'batch) and `python benchmarks/devices.py --devices 1,2,4,8 --weak` (weak scaling, batch 64 per '
+        'device); the goal is >= 0.9x linear weak scaling from 1 to 8 devices.',
+        table(('devices', 'strong scaling (throughput vs 1)', 'weak scaling (throughput vs 1)'),
+              [(n, 'to fill', 'to fill') for n in (1, 2, 4, 8)]),
+    ])
+
+
 def ensemble_section(w):
     wall, scan, floor = w['wall'], w['k_scan'], w['floor']
     labels = {'sequential': f'{wall["n_members"]} sequential `Trainer.fit` calls',
@@ -231,8 +251,8 @@ def ensemble_section(w):
     ])
 
 
-SECTIONS = {'horn': horn_section, 'floor': floor_section, 'startup': startup_section, 'fitter': fitter_section,
-            'eval': eval_section, 'batching': batching_section, 'scaling': scaling_section,
+SECTIONS = {'devices': devices_section, 'horn': horn_section, 'floor': floor_section, 'startup': startup_section,
+            'fitter': fitter_section, 'eval': eval_section, 'batching': batching_section, 'scaling': scaling_section,
             'ensemble': ensemble_section}
 
 

@@ -24,9 +24,10 @@ TITLES = {
     'eval': '4. Held-out evaluation',
     'batching': '5. Batching',
     'scaling': '6. Scaling and memory',
-    'ensemble': '7. Ensembles of K networks',
+    'devices': '7. Data parallel over devices',
+    'ensemble': '8. Ensembles of K networks',
 }
-ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'ensemble')
+ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble')
 STATUS = {'met': 'met', 'missed': '**missed**', 'unreachable': '**unreachable here**'}
 
 

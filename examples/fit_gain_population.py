@@ -5,7 +5,8 @@ trainable gain, (2) a steady-state objective, (3a) the one-call ``Fitter``,
 (3b) the same fit hand-written, (4) a vmapped loss landscape. Saves the
 convergence and landscape figures as PNG files.
 
-Run: ``python examples/fit_gain_population.py [--out DIR]``
+Run: ``python examples/fit_gain_population.py [--out DIR]``; the figures
+go to the current folder unless ``--out`` names another.
 """
 
 import argparse
@@ -31,7 +32,7 @@ def predict(m):
     return sim.run(60. * u.ms, inputs=lambda i, t: 1.0, monitors=['r'])['r']
 
 
-def main(out):
+def main(out='.'):
     os.makedirs(out, exist_ok=True)
     # 1-2. Ground truth at g* = 2.0, summarised by its settled rate.
     truth = GainPopulation(1, g=2.0)
@@ -100,7 +101,12 @@ def main(out):
     return result, history, grid, losses
 
 
-if __name__ == '__main__':
+def cli(argv=None):
+    """Parse the command line and run; figures go to ``--out`` (default: the current folder)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'figures'))
-    main(parser.parse_args().out)
+    parser.add_argument('--out', default='.', help='folder for the figures (default: here)')
+    return main(parser.parse_args(argv).out)
+
+
+if __name__ == '__main__':
+    cli()

@@ -4,7 +4,8 @@ The task comes from ``braintools.cogtask`` through the ``datasets`` registry,
 with a response-period loss mask: the network is free during fixation and
 stimulus, and must report the stronger evidence when the response is due.
 
-Run: ``python examples/train_cognitive_task.py [--out DIR] [--epochs N]``
+Run: ``python examples/train_cognitive_task.py [--out DIR] [--epochs N]``;
+the figures go to the current folder unless ``--out`` names another.
 """
 
 import argparse
@@ -23,7 +24,7 @@ from trainer import Trainer, metrics, objectives, rollout
 from trainer.models import RateRNN
 
 
-def main(out, n_epochs=15, n_trials=1024):
+def main(out='.', n_epochs=15, n_trials=1024):
     os.makedirs(out, exist_ok=True)
     data = datasets.load_dataset('perceptual_decision_making', n_trials=n_trials, seed=0)
     train, held_out = data.split(0.8, seed=0)
@@ -55,9 +56,14 @@ def main(out, n_epochs=15, n_trials=1024):
     return result
 
 
-if __name__ == '__main__':
+def cli(argv=None):
+    """Parse the command line and run; figures go to ``--out`` (default: the current folder)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'figures'))
-    parser.add_argument('--epochs', type=int, default=15)
-    args = parser.parse_args()
-    main(args.out, args.epochs)
+    parser.add_argument('--out', default='.', help='folder for the figures (default: here)')
+    parser.add_argument('--epochs', type=int, default=15, help='training epochs')
+    args = parser.parse_args(argv)
+    return main(args.out, args.epochs)
+
+
+if __name__ == '__main__':
+    cli()

@@ -4,7 +4,8 @@ brainmass's "Training on Tasks" tutorial writes the epoch loop, the minibatch
 shuffle, the held-out evaluation and a ``reset_hidden(batch_size)`` that
 broadcasts HORN's hidden states by hand. Here the Trainer does all of it.
 
-Run: ``python examples/train_delayed_match.py [--out DIR] [--epochs N]``
+Run: ``python examples/train_delayed_match.py [--out DIR] [--epochs N]``;
+the figures go to the current folder unless ``--out`` names another.
 (needs the test extra for brainmass: ``pip install -e ".[test]"``).
 """
 
@@ -22,7 +23,7 @@ import datasets
 from trainer import Trainer, metrics, objectives
 
 
-def main(out, n_epochs=20):
+def main(out='.', n_epochs=20):
     os.makedirs(out, exist_ok=True)
     data = datasets.delayed_match_task(n_samples=320, seq_len=8, n_symbols=2, seed=0)
     train, held_out = data.subset(np.arange(256)), data.subset(np.arange(256, 320))
@@ -47,9 +48,14 @@ def main(out, n_epochs=20):
     return result
 
 
-if __name__ == '__main__':
+def cli(argv=None):
+    """Parse the command line and run; figures go to ``--out`` (default: the current folder)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'figures'))
-    parser.add_argument('--epochs', type=int, default=20)
-    args = parser.parse_args()
-    main(args.out, args.epochs)
+    parser.add_argument('--out', default='.', help='folder for the figures (default: here)')
+    parser.add_argument('--epochs', type=int, default=20, help='training epochs')
+    args = parser.parse_args(argv)
+    return main(args.out, args.epochs)
+
+
+if __name__ == '__main__':
+    cli()

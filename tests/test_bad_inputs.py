@@ -231,8 +231,131 @@ NPZ = [
                  FileNotFoundError, ['does not exist', 'os.makedirs'], id='save_npz-missing-folder'),
 ]
 
-# The lead adds TRAINER, FITTER and CHECKPOINT lists here and to ROWS.
-ROWS = FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ
+def _trainer(model=None, **kwargs):
+    import braintools
+    from trainer import Trainer, objectives
+    from trainer.models import RateRNN
+    kwargs.setdefault('objective', objectives.cross_entropy())
+    return Trainer(model or RateRNN(2, 4, 2, cell='vanilla'), kwargs.pop('optimizer', None) or
+                   braintools.optim.Adam(lr=1e-2), progress=False, **kwargs)
+
+
+def _task():
+    return datasets.delayed_match_task(32, seq_len=4, n_symbols=2, seed=0)
+
+
+def _fit(trainer=None, data=None, **kwargs):
+    kwargs = {'n_epochs': 1, 'batch_size': 16, **kwargs}
+    return (trainer or _trainer()).fit(_task() if data is None else data, **kwargs)
+
+
+def _objectives():
+    from trainer import objectives
+    return objectives
+
+
+def _checkpointed(tmp, n_epochs=2, model=None):
+    path = str(tmp / 'run.msgpack')
+    _fit(_trainer(model), n_epochs=n_epochs, checkpoint=path)
+    return path
+
+
+def _fitter(**kwargs):
+    import braintools
+    from trainer import Fitter
+    from trainer.models import GainPopulation
+    return Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), **kwargs)
+
+
+def _shared_optimizer():
+    import braintools
+    optimizer = braintools.optim.Adam(lr=1e-2)
+    _trainer(optimizer=optimizer)
+    return _trainer(optimizer=optimizer)
+
+
+TRAINER = [
+    pytest.param(lambda tmp: _trainer(metrics='accuracy'), TypeError,
+                 ['metrics must be a dict', r"metrics=\['accuracy'\]"], id='trainer-metrics-string'),
+    pytest.param(lambda tmp: _trainer(callbacks=print), TypeError,
+                 ['callbacks must be a list', r'callbacks=\[fn\]'], id='trainer-callbacks-not-list'),
+    pytest.param(lambda tmp: _trainer(objective=_objectives().mse), TypeError,
+                 ['objective=mse takes 0 positional', r'call it: objective=mse\(\)'], id='trainer-unbuilt-objective'),
+    pytest.param(lambda tmp: _trainer(grad_clip_norm='a'), ValueError,
+                 ['grad_clip_norm must be a positive finite number', 'None for no clipping'],
+                 id='trainer-grad-clip-string'),
+    pytest.param(lambda tmp: _trainer(grad_clip_norm=-1.0), ValueError,
+                 ['grad_clip_norm must be a positive finite number'], id='trainer-grad-clip-negative'),
+    pytest.param(lambda tmp: _trainer(lr_schedule='batch'), ValueError,
+                 ["lr_schedule must be 'epoch' or 'step'"], id='trainer-lr-schedule'),
+    pytest.param(lambda tmp: _trainer(optimizer=object()), TypeError,
+                 ['optimizer must be a braintools.optim optimizer', r'Adam\(lr=1e-2\)'], id='trainer-optimizer-type'),
+    pytest.param(lambda tmp: _shared_optimizer(), ValueError,
+                 ['optimizer is already registered with another model', 'its own optimizer'],
+                 id='trainer-shared-optimizer'),
+    pytest.param(lambda tmp: _trainer(devices=0), ValueError, ['devices=0 must be between 1'],
+                 id='trainer-devices-zero'),
+    pytest.param(lambda tmp: _fit(_trainer(forward=lambda m, x: (x, x))), TypeError,
+                 ['forward must return one array', 'return only the prediction'], id='fit-forward-tuple'),
+    pytest.param(lambda tmp: _fit(_trainer(objective=lambda p, t, mask=None: 'loss')), TypeError,
+                 ['objective must return a numeric scalar', 'got str'], id='fit-objective-string'),
+    pytest.param(lambda tmp: _fit(_trainer(objective=lambda p, t, mask=None: p)), ValueError,
+                 ['objective must return a scalar', r'shape \(16, 4, 2\)'], id='fit-objective-array'),
+    pytest.param(lambda tmp: _fit(data=datasets.from_arrays(np.zeros((32, 4, 2)), np.arange(32) % 3)),
+                 ValueError, ['labels up to 2 but the model outputs 2', 'build the model with 3 outputs'],
+                 id='fit-labels-too-wide'),
+    pytest.param(lambda tmp: _trainer().evaluate(datasets.from_arrays(np.zeros((32, 4, 2)), np.arange(32) % 3)),
+                 ValueError, ['labels up to 2', 'build the model with 3 outputs'], id='evaluate-labels-too-wide'),
+    pytest.param(lambda tmp: _fit(data=datasets.from_arrays(np.zeros((32, 4, 3)), np.arange(32) % 2)),
+                 ValueError, ['inputs have 3 features per step but the model expects 2', 'n_input=3'],
+                 id='fit-features'),
+    pytest.param(lambda tmp: _trainer().evaluate(_task(), batch_size=0), ValueError,
+                 ['batch_size must be a positive int, got 0', 'None for the default'], id='evaluate-batch-zero'),
+    pytest.param(lambda tmp: _fit(batch_size=64), ValueError,
+                 ['batch_size must be at most 32', 'between 1 and 32'], id='fit-batch-too-large'),
+    pytest.param(lambda tmp: _fit(n_epochs=0), ValueError, ['n_epochs must be a positive int'],
+                 id='fit-epochs-zero'),
+    pytest.param(lambda tmp: _fit(monitor='held_out_acc'), ValueError,
+                 ["monitor='held_out_acc' is not a history key", 'choose one of'], id='fit-monitor'),
+    pytest.param(lambda tmp: _fit(mode='best'), ValueError, ["mode must be 'auto', 'min' or 'max'"],
+                 id='fit-mode'),
+    pytest.param(lambda tmp: _fit(data=np.zeros(3)), TypeError,
+                 ['train must be a datasets.TaskDataset', 'from_arrays'], id='fit-train-type'),
+]
+
+CHECKPOINT = [
+    pytest.param(lambda tmp: _fit(checkpoint=str(tmp)), ValueError,
+                 ['checkpoint=', 'is a directory; pass a file path'], id='checkpoint-directory'),
+    pytest.param(lambda tmp: _fit(resume_from=str(tmp / 'none.msgpack')), FileNotFoundError,
+                 ["resume_from='.*none.msgpack' does not exist", r'fit\(checkpoint=...\)'], id='resume-missing'),
+    pytest.param(lambda tmp: _fit(resume_from=_file(tmp, 'empty.msgpack', b'')), ValueError,
+                 ["resume_from='.*empty.msgpack' is not a readable checkpoint"], id='resume-empty'),
+    pytest.param(lambda tmp: _fit(n_epochs=1, resume_from=_checkpointed(tmp)), ValueError,
+                 ['already holds 2 epochs, past n_epochs=1', 'n_epochs=2 or more'], id='resume-past-n-epochs'),
+    pytest.param(lambda tmp: _fit(_trainer(__import__('trainer').models.RateRNN(2, 6, 2, cell='vanilla')),
+                                  n_epochs=3, resume_from=_checkpointed(tmp)), ValueError,
+                 ['resume_from=', "written for a different model: parameter 'cell/W/weight'"],
+                 id='resume-other-model'),
+    pytest.param(lambda tmp: _fit(n_epochs=3, seed=5, resume_from=_checkpointed(tmp)), ValueError,
+                 ['resume_from was written with seed=0', 'pass the same values'], id='resume-other-seed'),
+]
+
+FITTER = [
+    pytest.param(lambda tmp: _fitter(loss_fn=lambda m: (m.g.value() - 2.0) ** 2).fit(n_steps=2), TypeError,
+                 [r'loss_fn must return a pair \(loss, aux\)', r'\(loss, None\)'], id='fitter-bare-scalar'),
+    pytest.param(lambda tmp: _fitter(predict=lambda m: m.g.value() * np.ones(5)).fit(
+        target=np.array([1.0, np.nan, 1.0, 1.0, 1.0]), n_steps=2), ValueError,
+                 ['target contains NaN', 'Clean the target'], id='fitter-nan-target'),
+    pytest.param(lambda tmp: _fitter(predict=lambda m: m.g.value() * np.ones(5), transient=5).fit(
+        target=np.ones(0), n_steps=2), ValueError,
+                 ['transient=5 drops every step of the prediction, which has 5'], id='fitter-transient-too-long'),
+    pytest.param(lambda tmp: _fitter(loss_fn=lambda m: (m.g.value() ** 2, None)).fit(n_steps=0), ValueError,
+                 ['n_steps must be >= 1', 'Pass n_steps=100'], id='fitter-steps-zero'),
+    pytest.param(lambda tmp: _fitter(predict=lambda m: m.g.value(), loss_fn=lambda m: (0.0, None)), ValueError,
+                 ['pass loss_fn or predict, not both'], id='fitter-both'),
+]
+
+ROWS = FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ + TRAINER + CHECKPOINT + FITTER
 
 
 @pytest.fixture(autouse=True)

@@ -142,6 +142,14 @@ def test_fitter_nan_update_is_caught():
     assert float(fitter.model.g.value()) == pytest.approx(0.5)
 
 
+def test_a_score_is_never_minimised():
+    with pytest.raises(ValueError, match=r'Trainer: the objective fc_corr returns a score.*as_loss=True'):
+        Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2), objective=objectives.fc_corr())
+    trainer = Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2), progress=False,
+                      objective=objectives.fc_corr(as_loss=True))
+    assert trainer.objective is not None
+
+
 @pytest.mark.parametrize('clip', [-1.0, 0.0, float('nan'), 'a'], ids=['negative', 'zero', 'nan', 'string'])
 def test_grad_clip_norm_must_be_positive(clip):
     with pytest.raises(ValueError, match='grad_clip_norm must be a positive finite number'):

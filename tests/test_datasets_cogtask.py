@@ -227,3 +227,20 @@ def test_from_cogtask_rejects_bad_tasks():
         datasets.from_cogtask(cogtask.ReadySetGo, dt=20.0)
     with pytest.raises(TypeError, match="write \\('production',\\) for one name"):
         datasets.from_cogtask(cogtask.ReadySetGo, dt=20.0, response_phases='production')
+
+
+def test_conditions_record_the_trial_variables(load):
+    ds = load('perceptual_decision_making')
+    assert sorted(ds.conditions) == ['coherence', 'ground_truth', 'stimulus_direction']
+    levels = np.unique(ds.conditions['coherence'])
+    assert len(levels) > 2
+    assert np.isclose(levels[:, None], [0.0, 6.4, 12.8, 25.6, 51.2]).any(1).all()
+    # The response label is the ground truth + 1 (label 0 is fixation).
+    np.testing.assert_array_equal(_response_labels(ds), ds.conditions['ground_truth'] + 1)
+    np.testing.assert_allclose(ds.conditions['stimulus_direction'], np.pi * ds.conditions['ground_truth'])
+    match = load('delay_match_sample').conditions
+    np.testing.assert_array_equal(match['is_match'], match['sample_idx'] == match['test_idx'])
+    anti = load('anti_reach').conditions
+    assert anti['is_anti'].dtype == bool and 'rule' in anti
+    # A vector-valued variable (seven pulses) is not a per-trial condition.
+    assert 'pulses' not in load('pulse_decision_making').conditions

@@ -51,3 +51,10 @@ def test_seeded():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         datasets.delayed_match_task(**kwargs)
+
+
+def test_conditions_are_the_sample_and_test_symbols():
+    ds = datasets.delayed_match_task(40, seq_len=5, n_symbols=3, seed=1)
+    np.testing.assert_array_equal(ds.conditions['sample'], ds.inputs[:, 0].argmax(-1))
+    np.testing.assert_array_equal(ds.conditions['test'], ds.inputs[:, -1].argmax(-1))
+    np.testing.assert_array_equal(ds.targets, ds.conditions['sample'] == ds.conditions['test'])

@@ -182,3 +182,68 @@ def test_from_npz_reads_a_plain_file_and_checks_it(tmp_path):
     datasets.save_npz(ds, tmp_path / 'saved.npz')
     with pytest.raises(ValueError, match='disagrees with the file'):
         datasets.from_npz(tmp_path / 'saved.npz', dt=1.0)
+
+
+def _with_conditions(n_trials=6):
+    return datasets.from_arrays(
+        np.zeros((n_trials, 3, 1)), np.arange(n_trials) % 2, dt=0.5,
+        conditions={'coherence': np.linspace(0, 50, n_trials), 'rule': np.arange(n_trials) % 3,
+                    'is_go': np.arange(n_trials) % 2 == 0, 'name': np.array(list('abcdef'))[:n_trials]})
+
+
+def test_conditions_follow_indexing_subset_and_split():
+    ds = _with_conditions()
+    coherence = ds.conditions['coherence']
+    np.testing.assert_array_equal(ds[[4, 1]].conditions['coherence'], coherence[[4, 1]])
+    np.testing.assert_array_equal(ds[2].conditions['rule'], [2])
+    np.testing.assert_array_equal(ds[ds.targets == 1].conditions['name'], ['b', 'd', 'f'])
+    parts = ds.split(0.5, seed=1)
+    for part in parts:  # each part's conditions describe its own trials
+        rows = [int(np.flatnonzero(coherence == c)[0]) for c in part.conditions['coherence']]
+        np.testing.assert_array_equal(part.targets, ds.targets[rows])
+        np.testing.assert_array_equal(part.conditions['rule'], ds.conditions['rule'][rows])
+    assert sorted(np.concatenate([p.conditions['coherence'] for p in parts])) == sorted(coherence)
+    assert "conditions=['coherence', 'is_go', 'name', 'rule']" in repr(ds)
+
+
+def test_conditions_are_read_only_and_do_not_lock_the_callers_arrays():
+    coherence = np.array([0.0, 1.0])
+    ds = datasets.from_arrays(np.zeros((2, 1, 1)), [0, 1], conditions={'coherence': coherence})
+    with pytest.raises(ValueError, match='read-only'):
+        ds.conditions['coherence'][0] = 5.0
+    with pytest.raises(TypeError):
+        ds.conditions['new'] = coherence
+    coherence[0] = 7.0  # the caller's array stays writeable
+    assert datasets.from_arrays(np.zeros((2, 1, 1)), [0, 1]).conditions == {}
+
+
+def test_npz_round_trip_keeps_the_conditions(tmp_path):
+    ds = _with_conditions()
+    datasets.save_npz(ds, tmp_path / 'trials.npz')
+    back = datasets.from_npz(tmp_path / 'trials.npz')
+    assert sorted(back.conditions) == sorted(ds.conditions)
+    for key, value in ds.conditions.items():
+        assert back.conditions[key].dtype == value.dtype
+        np.testing.assert_array_equal(back.conditions[key], value)
+
+
+@pytest.mark.parametrize(
+    'conditions, error, match',
+    [({'coherence': np.zeros(5)}, ValueError, r"conditions\['coherence'\] must have shape \(n_trials,\) = \(6,\), got \(5,\)"),
+     ({'coherence': np.zeros((6, 2))}, ValueError, r'got \(6, 2\)'),
+     ({'x': np.array([{}] * 6)}, TypeError, 'not objects'),
+     ({3: np.zeros(6)}, TypeError, 'non-empty strings'),
+     ([np.zeros(6)], TypeError, 'must be a dict')],
+    ids=['too_few', 'not_1d', 'objects', 'not_a_name', 'not_a_dict'])
+def test_bad_conditions_raise(conditions, error, match):
+    with pytest.raises(error, match=match):
+        datasets.from_arrays(np.zeros((6, 3, 1)), np.zeros(6), conditions=conditions)
+
+
+def test_constructor_checks_condition_types():
+    with pytest.raises(TypeError, match=r"conditions\['c'\] must be a numpy array, got list"):
+        datasets.TaskDataset(np.zeros((2, 1, 1), np.float32), np.zeros(2, np.int32), n_classes=1,
+                             conditions={'c': [0, 1]})
+    with pytest.raises(ValueError, match='numbers, bools or text, got dtype complex128'):
+        datasets.TaskDataset(np.zeros((2, 1, 1), np.float32), np.zeros(2, np.int32), n_classes=1,
+                             conditions={'c': np.zeros(2, complex)})

@@ -22,12 +22,15 @@ def test_train_cognitive_task(tmp_path):
         assert (tmp_path / name).stat().st_size > 5000
 
 
-def test_train_delayed_match(tmp_path):
+def test_train_delayed_match_writes_into_the_folder_it_runs_from(tmp_path, monkeypatch):
     pytest.importorskip('brainmass')
-    result = load('train_delayed_match').main(str(tmp_path), n_epochs=2)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(HERE))
+    result = load('train_delayed_match').cli(['--epochs', '2'])
     assert result.n_compilations == {'train': 1, 'eval': 1}
     for name in ('delayed_match_trial.png', 'delayed_match_curves.png', 'delayed_match_history.csv'):
         assert (tmp_path / name).stat().st_size > 100
+    assert sorted(os.listdir(HERE)) == before  # nothing written into the source tree
 
 
 def test_seed_ensemble(tmp_path):

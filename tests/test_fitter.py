@@ -106,16 +106,24 @@ def test_scipy_backend_recovers_gain():
     target = float(jnp.mean(predict(GainPopulation(1, g=2.0))[-5:]))
     result = Fitter(model, None, objective=objectives.steady_state(n_tail=5), predict=predict,
                     backend='scipy', bounds={'g': (0.1, 4.0)}).fit(target=target, n_steps=2)
+    assert result.raw.x.keys() == {'g'}
     assert result.backend == 'scipy'
     assert float(result.best_params['g']) == pytest.approx(2.0, abs=1e-2)
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(), 'exactly one of predict'),
-    (dict(predict=predict, loss_fn=lambda m: (0.0, None)), 'got both'),
-    (dict(predict=predict, backend='nevergrad'), "backend must be 'grad' or 'scipy'"),
-    (dict(predict=predict, backend='scipy'), 'needs bounds'),
-], ids=['neither', 'both', 'unknown-backend', 'scipy-without-bounds'])
+    (dict(), r'provide either loss_fn=callable\(model\)->\(loss, aux\) or predict'),
+    (dict(predict=predict, loss_fn=lambda m: (0.0, None)), 'pass loss_fn or predict, not both'),
+    (dict(predict=predict, backend='nevergrad'),
+     r"backend must be one of \('grad', 'scipy'\), got 'nevergrad'. nevergrad is not supported"),
+    (dict(predict=predict, bounds={'g': (0, 1)}), r"use them with backend='scipy'"),
+    (dict(predict=predict, backend='scipy', bounds={'g': (0, 1)}, search_space={'g': (0, 1)}),
+     'bounds and search_space are one argument'),
+    (dict(predict=predict, objective=objectives.fc_corr()),
+     r'the objective fc_corr returns a score to maximise.*objectives.fc_corr\(as_loss=True\)'),
+    (dict(predict=predict, objective=objectives.combine((1.0, objectives.mse()), (1.0, objectives.cosine_sim()))),
+     r'the objective combine returns a score.*negative weight'),
+], ids=['neither', 'both', 'nevergrad', 'grad-with-bounds', 'bounds-and-search_space', 'score', 'combined-score'])
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), **kwargs)
@@ -128,7 +136,7 @@ def test_optimizer_must_be_braintools():
 
 @pytest.mark.parametrize('n_steps', [0, -1, 2.5], ids=['zero', 'negative', 'float'])
 def test_bad_n_steps(n_steps):
-    with pytest.raises(ValueError, match='n_steps must be a positive int'):
+    with pytest.raises(ValueError, match=r'n_steps must be >= 1 \(an int\), got'):
         Fitter(GainPopulation(1), braintools.optim.Adam(lr=0.1), predict=predict).fit(1.0, n_steps=n_steps)
 
 
@@ -148,6 +156,79 @@ def test_non_scalar_objective():
                objective=lambda p, t: p - t).fit(1.0, n_steps=1)
 
 
-def test_fit_result_repr():
+def test_fit_result_repr_and_brainmass_construction():
     r = FitResult('grad', 1.66887e-05, {'g': 2.0, 'node.k': 1.0}, [1.0], 60, None, None)
     assert repr(r) == "FitResult(backend='grad', best_loss=1.66887e-05, n_steps=60, params=[g, node.k])"
+    r = FitResult(backend='scipy', best_loss=0.125, best_params={'k': 2.0}, history=[0.125], n_steps=3)
+    assert (r.prediction, r.model, r.optimizer, r.raw) == (None, None, None, None)
+    assert repr(r) == "FitResult(backend='scipy', best_loss=0.125, n_steps=3, params=[k])"
+
+
+# brainmass's defaults and options.
+
+class BoundedGain(GainPopulation):
+    """GainPopulation whose gain lives in (0.1, 4.0) through a sigmoid transform."""
+
+    def __init__(self, g=1.0):
+        super().__init__(1)
+        self.g = brainstate.nn.Param(g, t=brainstate.nn.SigmoidT(0.1, 4.0), fit=True)
+
+
+def test_defaults_are_adam_and_timeseries_rmse_and_verbose_prints(capsys):
+    target = predict(GainPopulation(1, g=2.0))
+    fitter = Fitter(GainPopulation(1, g=0.5), predict=predict)
+    assert isinstance(fitter.optimizer, braintools.optim.Adam)
+    assert float(fitter.optimizer.current_lr) == pytest.approx(1e-2)
+    result = fitter.fit(target, n_steps=3, verbose=True)
+    rmse = float(jnp.sqrt(jnp.mean((predict(GainPopulation(1, g=0.5)) - target) ** 2)))
+    assert result.history[0] == pytest.approx(rmse, rel=1e-5)
+    assert result.history[1] < result.history[0]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].startswith('[grad] step 0: loss=')
+
+
+def test_grad_defaults_reproduce_brainmass_fitter():
+    brainmass = pytest.importorskip('brainmass')
+    target = predict(GainPopulation(1, g=2.0))
+    ours = Fitter(GainPopulation(1, g=0.5), predict=predict).fit(target, n_steps=5)
+    theirs = brainmass.Fitter(GainPopulation(1, g=0.5), predict=predict).fit(target, n_steps=5)
+    np.testing.assert_allclose(ours.history, theirs.history, rtol=1e-5)
+
+
+def test_scipy_searches_the_transform_box_with_a_method_name(capsys):
+    target = float(jnp.mean(predict(GainPopulation(1, g=2.0))[-5:]))
+    fitter = Fitter(BoundedGain(0.5), 'Nelder-Mead', objective=objectives.steady_state(n_tail=5),
+                    predict=predict, backend='scipy')
+    np.random.seed(0)  # ScipyOptimizer draws its starting points from numpy's global stream
+    result = fitter.fit(target=target, n_steps=1, verbose=True)
+    assert float(result.best_params['g']) == pytest.approx(2.0, abs=1e-2)
+    assert result.raw.x.keys() == {'g'} and result.optimizer is fitter.optimizer
+    assert isinstance(result.optimizer, braintools.optim.ScipyOptimizer) and result.optimizer.method == 'Nelder-Mead'
+    assert capsys.readouterr().out.startswith('[scipy] best loss=')
+    # An optimum outside the box stops at its edge.
+    too_high = float(jnp.mean(predict(GainPopulation(1, g=6.0))[-5:]))
+    result = Fitter(BoundedGain(0.5), {'method': 'L-BFGS-B'}, objective=objectives.steady_state(n_tail=5),
+                    predict=predict, backend='scipy', search_space={'g': (0.2, 3.0)}).fit(too_high, n_steps=1)
+    assert float(result.best_params['g']) == pytest.approx(3.0, abs=1e-3)
+
+
+@pytest.mark.parametrize('model, kwargs, error, match', [
+    (GainPopulation(1), dict(), ValueError, r"cannot derive search bounds for trainable parameter 'g'.*IdentityT"),
+    (GainPopulation(1), dict(bounds={'gain': (0, 1)}), ValueError, r"bounds names unknown parameter\(s\) \['gain'\]"),
+    (VoltageOffset(), dict(bounds={'v': (-70, -50), 'w': (0, 1)}), ValueError,
+     r"dimensionless parameters only; \['v'\]"),
+    (GainPopulation(1), dict(bounds={'g': (0, 1, 2)}), ValueError, r"bounds\['g'\] must be a \(low, high\) pair"),
+], ids=['no-box', 'unknown-name', 'units', 'bad-pair'])
+def test_scipy_bounds_errors(model, kwargs, error, match):
+    fitter = Fitter(model, None, loss_fn=lambda m: (0.0, None), backend='scipy', **kwargs)
+    with pytest.raises(error, match=match):
+        fitter.fit(n_steps=1)
+
+
+@pytest.mark.parametrize('optimizer, error, match', [
+    (123, TypeError, r"optimizer must be a SciPy method name \(str\).*got int"),
+    ({'method': 'Powell', 'n_sample': 8}, ValueError, r"optimizer options \['n_sample'\] are not ScipyOptimizer's"),
+], ids=['int', 'nevergrad-option'])
+def test_scipy_optimizer_argument(optimizer, error, match):
+    with pytest.raises(error, match=match):
+        Fitter(GainPopulation(1), optimizer, predict=predict, backend='scipy')

@@ -1,44 +1,197 @@
+"""The command line: per-run folders, 80-column output, one-line errors that name the flag."""
+
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 import datasets
+from trainer import NonFiniteLossError, Trainer, TrainResult
 from trainer import __main__ as cli
 
+TINY = ['train', '--task', 'delayed_match_task', '--n-trials', '40', '--epochs', '2', '--batch-size', '16',
+        '--hidden', '8', '--no-compile-cache']
 
-def test_list_prints_every_dataset(capsys):
+
+@pytest.fixture(autouse=True)
+def eighty_columns(monkeypatch):
+    monkeypatch.setenv('COLUMNS', '80')
+
+
+def printed_lines(capsys):
+    captured = capsys.readouterr()
+    return captured.out.splitlines(), captured.err.splitlines()
+
+
+def assert_fits(lines):
+    too_wide = [line for line in lines if len(line) > 80]
+    assert not too_wide, too_wide
+
+
+def test_list_puts_tasks_before_fixed_targets(capsys):
     assert cli.main(['list']) == 0
-    out = capsys.readouterr().out
-    for name, _ in datasets.list_datasets():
-        assert name in out
+    out, _ = printed_lines(capsys)
+    assert_fits(out)
+    names = [line.strip() for line in out if line.startswith('  ') and not line.startswith('   ')]
+    assert sorted(names) == [name for name, _ in datasets.list_datasets()]
+    fixed = next(i for i, line in enumerate(out) if line.startswith('Fixed targets'))
+    for name in ('steady_state_target', 'multi_region_signal'):
+        assert out.index(f'  {name}') > fixed
+    for name in ('perceptual_decision_making', 'delayed_match_task', 'delay_direction_reproduction'):
+        assert out.index(f'  {name}') < fixed
 
 
-def test_train_writes_history_curves_and_checkpoint(tmp_path, capsys, monkeypatch):
+def test_train_writes_a_new_run_folder_and_points_latest_at_it(tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(cli, 'enable_compile_cache', lambda: calls.append(True))
-    out = tmp_path / 'run'
-    assert cli.main(['train', '--task', 'delayed_match_task', '--n-trials', '80', '--epochs', '2',
-                     '--batch-size', '16', '--hidden', '8', '--out', str(out), '--no-progress']) == 0
+    monkeypatch.chdir(tmp_path)  # the default --runs-dir is ./runs
+    runs = tmp_path / 'runs'
+    args = [a for a in TINY if a != '--no-compile-cache']
+    assert cli.main(args) == 0
     assert calls == [True]  # the persistent compilation cache is on by default
-    history = json.load(open(out / 'history.json'))['history']
+    out, err = printed_lines(capsys)
+    first = runs / os.readlink(runs / 'latest')
+    assert first.name.startswith('delayed_match_task-')
+    history = json.load(open(first / 'history.json'))['history']
     assert [row['epoch'] for row in history] == [1, 2]
     assert {'loss', 'acc', 'held_out_loss', 'held_out_acc'} <= set(history[0])
-    assert open(out / 'history.csv').read().startswith('epoch,loss,acc')
-    assert os.path.getsize(out / 'curves.png') > 5000 and os.path.getsize(out / 'checkpoint.msgpack') > 0
-    printed = capsys.readouterr().out
-    assert '64 train / 16 held-out trials' in printed and 'epoch=2' in printed
+    assert open(first / 'history.csv').read().startswith('epoch,loss,acc')
+    assert os.path.getsize(first / 'curves.png') > 5000
+    assert os.path.getsize(first / 'checkpoint.msgpack') > 0
+    assert_fits(out + err)
+    assert out[0].startswith('delayed_match_task: 32 train / 8 held-out trials')
+    progress = [line.split()[:2] for line in err if not line.startswith(' ')]
+    assert progress == [['epoch', '1/2'], ['epoch', '2/2']]
+    table = out.index(next(line for line in out if line.split()[:2] == ['epoch', 'loss']))
+    assert [line.split()[0].rstrip('*') for line in out[table + 1:table + 3]] == ['1', '2']
+    assert out[-1] == f'to runs/{first.name}/ (also runs/latest/)'
+
+    assert cli.main(args + ['--no-progress']) == 0  # a second run never overwrites the first
+    out, err = printed_lines(capsys)
+    second = runs / os.readlink(runs / 'latest')
+    assert second != first and (first / 'history.json').exists() and err == []
+    assert out[-1].startswith(f'to runs/{second.name}/')
+
+
+def test_out_folder_is_refused_when_it_holds_files_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / 'mine'
+    out.mkdir()
+    (out / 'notes.txt').write_text('keep me')
+    with pytest.raises(SystemExit) as stop:
+        cli.main(TINY + ['--out', str(out)])
+    assert stop.value.code == 2
+    _, err = printed_lines(capsys)
+    assert err == [f'error: --out {out} already holds files; pass --overwrite or a new --out']
+    assert cli.main(TINY + ['--out', str(out), '--overwrite', '--no-progress']) == 0
+    assert (out / 'notes.txt').read_text() == 'keep me' and (out / 'history.csv').exists()
+    assert printed_lines(capsys)[0][-1] == f'to {out}{os.sep}'
+
+
+BAD = {
+    'epochs-zero': (['--epochs', '0'], "argument --epochs: must be a positive integer, got '0'"),
+    'epochs-word': (['--epochs', 'ten'], "argument --epochs: must be a positive integer, got 'ten'"),
+    'batch-zero': (['--batch-size', '0'], 'argument --batch-size: must be a positive integer'),
+    'hidden-zero': (['--hidden', '0'], 'argument --hidden: must be a positive integer'),
+    'hidden-negative': (['--hidden', '-3'], "argument --hidden: must be a positive integer, got '-3'"),
+    'lr-nan': (['--lr', 'nan'], "argument --lr: must be a positive finite number, got 'nan'"),
+    'lr-negative': (['--lr', '-0.1'], 'argument --lr: must be a positive finite number'),
+    'held-out-big': (['--held-out', '1.5'], "argument --held-out: must be a fraction in (0, 1), got '1.5'"),
+    'held-out-zero': (['--held-out', '0'], 'argument --held-out: must be a fraction'),
+    'seed-negative': (['--seed', '-1'], 'argument --seed: must be a non-negative integer'),
+    'patience-zero': (['--patience', '0'], 'argument --patience: must be a positive integer'),
+    'cell': (['--cell', 'rnn'], "argument --cell: must be one of vanilla, gru, lstm, got 'rnn'"),
+    'unknown-flag': (['--epoch', '3'], 'unrecognized arguments: --epoch 3'),
+    'task-typo': (['--task', 'perceptul_decision_making'],
+                  "--task 'perceptul_decision_making' is unknown; "
+                  "did you mean 'perceptual_decision_making'?"),
+    'task-unknown': (['--task', 'zzz'], "--task 'zzz' is unknown; see `python -m trainer list`"),
+    'fixed-target': (['--task', 'steady_state_target'],
+                     '--task steady_state_target is a fixed target; fit it with trainer.Fitter'),
+    'too-few-trials': (['--task', 'delayed_match_task', '--n-trials', '2'],
+                       '--n-trials 2 x --held-out 0.2 leaves 0 held-out trials; raise --n-trials'),
+}
+
+
+@pytest.mark.parametrize('argv, message', BAD.values(), ids=BAD.keys())
+def test_bad_flag_is_one_error_line_and_status_2(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(['train', *argv, '--runs-dir', str(tmp_path), '--no-compile-cache'])
+    assert stop.value.code == 2
+    out, err = printed_lines(capsys)
+    assert out == [] and len(err) == 1 and err[0].startswith('error: ' + message), err
+    if 'did you mean' not in message:  # two long task names may not fit together
+        assert_fits(err)
+    assert os.listdir(tmp_path) == []  # nothing written before the flags are known to be good
+
+
+def test_bad_flag_from_a_shell_has_no_traceback():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run([sys.executable, '-m', 'trainer', 'train', '--lr', 'nan'],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 2 and run.stdout == ''
+    assert run.stderr.splitlines() == [
+        "error: argument --lr: must be a positive finite number, got 'nan'"]
+
+
+def test_divergence_is_one_error_line_naming_lr(tmp_path, capsys, monkeypatch):
+    def diverge(self, *args, **kwargs):
+        error = NonFiniteLossError('loss is nan at epoch 2, step 1; ...')
+        error.history = [{'epoch': 1}]
+        raise error
+    monkeypatch.setattr(Trainer, 'fit', diverge)
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*TINY, '--lr', '5', '--runs-dir', str(tmp_path)])
+    assert stop.value.code == 1
+    assert printed_lines(capsys)[1] == [
+        'error: the loss became NaN or infinite in epoch 2; lower --lr (was 5)']
+
+
+def test_a_regression_task_trains_with_mse(tmp_path, capsys):
+    assert cli.main(['train', '--task', 'immediate_direction_reproduction', '--n-trials', '20',
+                     '--epochs', '1', '--hidden', '4', '--out', str(tmp_path), '--no-progress',
+                     '--no-compile-cache']) == 0
+    history = json.load(open(tmp_path / 'history.json'))['history']
+    assert set(history[0]) == {'epoch', 'loss', 'held_out_loss', 'lr', 'time'}
+    assert_fits(printed_lines(capsys)[0])
+
+
+def test_help_shows_every_default_within_80_columns(capsys):
+    parser = cli._parser()
+    train = parser._subparsers._group_actions[0].choices['train']
+    with pytest.raises(SystemExit):
+        train.parse_args(['--help'])
+    text = capsys.readouterr().out
+    assert_fits(text.splitlines())
+    flat = ' '.join(text[text.index('options:'):].split())
+    for action in train._actions:
+        assert action.help, action.option_strings  # every flag explains itself
+    for flag, default in [('epochs', 20), ('batch-size', 32), ('lr', 0.01), ('seed', 0),
+                          ('held-out', 0.2), ('task', 'perceptual_decision_making')]:
+        assert cli.DEFAULTS[flag.replace('-', '_')] == default
+        section = flat[flat.index(f'--{flag} '):]
+        assert f'(default: {default})' in section[:section.index('--', 3)]
+    assert '(default: off)' in flat and '(default: None)' not in flat
+
+
+def test_defaults_come_from_the_one_dict(monkeypatch):
+    monkeypatch.setitem(cli.DEFAULTS, 'epochs', 7)
+    assert cli._parser().parse_args(['train']).epochs == 7
+
+
+def test_history_table_fits_80_columns_however_many_metrics():
+    row = {'epoch': 1, 'loss': 0.123456, 'acc': 0.5}
+    row.update({f'held_out_metric_{k}': 1.5e-7 for k in range(6)}, lr=0.01, time=1.25)
+    result = TrainResult([row, dict(row, epoch=2)], 'loss', 2, 0.1, {}, False, {}, None)
+    lines = cli.history_table(result).splitlines()
+    assert_fits(lines)
+    assert lines[0].split()[:3] == ['epoch', 'loss', 'acc'] and lines[0].split()[-1] == 'time'
+    assert lines[2].split()[0] == '2*'  # the best epoch is marked
 
 
 def test_no_compile_cache_flag(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(cli, 'enable_compile_cache', lambda: calls.append(True))
-    cli.main(['train', '--task', 'delayed_match_task', '--n-trials', '40', '--epochs', '1',
-              '--batch-size', '8', '--hidden', '4', '--out', str(tmp_path), '--no-progress',
-              '--no-compile-cache'])
+    cli.main([*TINY, '--epochs', '1', '--out', str(tmp_path), '--no-progress'])
     assert calls == []
-
-
-def test_unknown_task_lists_names(tmp_path):
-    with pytest.raises(KeyError, match='perceptual_decision_making'):
-        cli.main(['train', '--task', 'nope', '--out', str(tmp_path), '--no-compile-cache'])

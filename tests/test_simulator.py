@@ -1,4 +1,5 @@
 import brainstate
+import braintools
 import brainunit as u
 import jax
 import jax.numpy as jnp
@@ -49,11 +50,85 @@ def test_jit_grad_vmap():
     assert float(jax.grad(amp)(1.0)) == pytest.approx(float(fd), rel=1e-3)
 
 
+def test_monitor_forms_time_axis_transient_and_sampling():
+    sim = Simulator(GainPopulation(1, g=2.0), dt=0.1 * u.ms)
+    expected = closed_form(2.0, 100)
+    res = sim.run(10. * u.ms, inputs=lambda i, t: 1.0, transient=2. * u.ms, sample_every=4,
+                  monitors={'rate': 'r', 'double': lambda m: 2 * m.r.value})
+    assert sorted(res) == ['double', 'rate', 'ts']
+    np.testing.assert_allclose(np.asarray(res['rate'])[:, 0], expected[20::4], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(res['double'])[:, 0], 2 * expected[20::4], rtol=1e-5)
+    np.testing.assert_allclose(u.get_magnitude(res['ts'] / u.ms), 0.1 * np.arange(21, 101, 4), rtol=1e-6)
+    assert res['ts'].unit == u.ms
+    by_count = sim.run(10. * u.ms, inputs=lambda i, t: 1.0, transient=20, sample_every=4, monitors=['r'])
+    np.testing.assert_array_equal(by_count['r'], res['rate'])
+    derived = sim.run(10. * u.ms, inputs=lambda i, t: 1.0, monitors=lambda m: m.r.value + 1.0, jit=False)
+    assert sorted(derived) == ['output', 'ts']
+    np.testing.assert_allclose(np.asarray(derived['output'])[:, 0], expected + 1.0, rtol=1e-5)
+
+
+def test_dotted_monitor_reaches_into_a_network():
+    class Net(brainstate.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.node = GainPopulation(1, g=2.0)
+
+        def update(self, x):
+            return self.node.update(x)
+
+    res = Simulator(Net(), dt=0.1 * u.ms).run(1. * u.ms, inputs=lambda i, t: 1.0, monitors=['node.r'])
+    np.testing.assert_allclose(np.asarray(res['node.r'])[:, 0], closed_form(2.0, 10), rtol=1e-5)
+
+
+def test_jit_false_gives_the_same_trajectory():
+    sim = Simulator(GainPopulation(2, g=1.5), dt=0.1 * u.ms)
+    kwargs = dict(inputs=np.linspace(0, 1, 30)[:, None] * np.ones((30, 2)), monitors=['r'])
+    compiled, traced = (sim.run(3. * u.ms, jit=jit, **kwargs)['r'] for jit in (True, False))
+    np.testing.assert_allclose(compiled, traced, rtol=1e-6)
+
+
+def test_brainmass_simulator_gives_the_same_result():
+    brainmass = pytest.importorskip('brainmass')
+    kwargs = dict(monitors={'x': 'x', 'sq': lambda m: m.x.value ** 2}, transient=1. * u.ms, sample_every=3)
+
+    def model():
+        return brainmass.HopfStep(2, a=-0.2, init_x=braintools.init.Constant(0.5),
+                                  init_y=braintools.init.Constant(0.5))
+
+    ours = Simulator(model(), dt=0.1 * u.ms).run(5. * u.ms, **kwargs)
+    theirs = brainmass.Simulator(model(), dt=0.1 * u.ms).run(5. * u.ms, **kwargs)
+    assert sorted(ours) == sorted(theirs) == ['sq', 'ts', 'x']
+    for key in ('x', 'sq', 'ts'):
+        np.testing.assert_allclose(u.get_magnitude(ours[key]), u.get_magnitude(theirs[key]), rtol=1e-6)
+
+
+def test_missing_dt_is_a_value_error_naming_dt():
+    saved = brainstate.environ.pop('dt', None)  # another test may have set a global dt
+    try:
+        with pytest.raises(ValueError, match=r'dt is not set: pass Simulator\(model, dt=...\)'):
+            Simulator(GainPopulation(1)).run(1. * u.ms)
+    finally:
+        if saved is not None:
+            brainstate.environ.set(dt=saved)
+
+
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(duration=0.05 * u.ms), 'whole number of dt steps'),
-    (dict(duration=1. * u.ms, inputs=np.ones((7, 1))), 'inputs has 7 rows but the run has 10 steps'),
-    (dict(duration=1. * u.ms, monitors=['v']), r"monitors names \['v'\]"),
-], ids=['fractional-duration', 'short-inputs', 'unknown-monitor'])
+    (dict(duration=0.05 * u.ms), 'duration must be a whole number of dt steps'),
+    (dict(duration=0. * u.ms), 'duration must be >= 1 dt'),
+    (dict(duration=1. * u.ms, transient=0.25 * u.ms), r'transient must be a whole number of dt steps'),
+    (dict(duration=1. * u.ms, transient=10), r'transient \(10 steps\) must be shorter than the run \(10 steps\)'),
+    (dict(duration=1. * u.ms, transient=-1), 'transient must be >= 0'),
+    (dict(duration=1. * u.ms, transient=2.0), 'transient must be a duration'),
+    (dict(duration=1. * u.ms, sample_every=0), 'sample_every must be an int >= 1, got 0'),
+    (dict(duration=1. * u.ms, inputs=np.ones((7, 1))), 'inputs has length 7 along axis 0 but the run has 10 steps'),
+    (dict(duration=1. * u.ms, monitors=['v']), r"monitor 'v' -> 'v' is not an attribute of GainPopulation"),
+    (dict(duration=1. * u.ms, monitors={'E': 'M'}), r"monitor 'E' -> 'M' is not an attribute"),
+    (dict(duration=1. * u.ms, monitors={'gain': 'g'}), r"'g' is a Param, not a state.*lambda m: m.g.value\(\)"),
+    (dict(duration=1. * u.ms, monitors={'x': 3}), r"monitor 'x' must be a state name \(str\) or a callable"),
+    (dict(duration=1. * u.ms, monitors={'ts': 'r'}), r"'ts' is the time axis"),
+], ids=['fractional-duration', 'zero-duration', 'fractional-transient', 'transient-too-long', 'negative-transient',
+        'float-transient', 'sample_every', 'short-inputs', 'unknown-monitor', 'unknown-dict-monitor',
+        'param-monitor', 'bad-spec', 'ts-clash'])
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Simulator(GainPopulation(1), dt=0.1 * u.ms).run(**kwargs)

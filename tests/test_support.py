@@ -1,6 +1,5 @@
 """The small modules: states, step, checkpoint, progress, result, compile counter, data, models."""
 
-import io
 
 import brainstate
 import braintools
@@ -16,7 +15,6 @@ from trainer._checkpoint import load, save
 from trainer._program import Program, environ_key
 from trainer._compiles import counting, total
 from trainer._data import as_dataset, eval_indices
-from trainer._progress import ProgressBar
 from trainer._state import batch_template, strong
 from trainer._step import register
 from trainer.models import GainPopulation, RateRNN
@@ -73,17 +71,6 @@ def test_missing_checkpoint_is_named(tmp_path):
     register(opt, m.states(brainstate.ParamState))
     with pytest.raises(FileNotFoundError, match='resume_from='):
         load(str(tmp_path / 'nope'), Program(m, opt).read())
-
-
-def test_progress_bar_disabled_writes_nothing():
-    stream = io.StringIO()
-    bar = ProgressBar(3, stream=stream, enabled=False)
-    bar.update(1, {'loss': 1.0})
-    bar.close()
-    assert stream.getvalue() == ''
-    bar = ProgressBar(2, stream=stream, width=4)
-    bar.update(2, {'loss': 0.25, 'acc': None})
-    assert '[====]' in stream.getvalue() and 'loss=0.25' in stream.getvalue() and 'acc' not in stream.getvalue()
 
 
 def test_result_repr_and_curve():

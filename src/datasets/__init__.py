@@ -10,31 +10,41 @@
             ...                                  # one training step
     datasets.plot_trial(held_out, 0)             # look at a trial
 
-Every dataset is a :class:`TaskDataset`: batch-major ``inputs``, per-trial or
+Every task is a :class:`TaskDataset`: batch-major ``inputs``, per-trial or
 per-step ``targets``, an optional loss ``mask``, its ``dt``, and ``n_classes``
 counted from the labels it emits. The registry holds brainmass's delayed-match
-task, all 23 ``braintools.cogtask`` tasks (with response-period masks), and two
-fixed fitting targets; :func:`from_arrays`, :func:`from_npz` and
-:func:`register_dataset` add your own. :func:`batches` serves minibatches
-through grain, one record per batch, reshuffled per ``(seed, epoch)`` and
-resumable from any step.
+task, all 23 ``braintools.cogtask`` tasks (with response-period masks), two
+fixed fitting targets, and brainmass's bundled ``example_signal`` (as a
+TaskDataset) and ``example_connectome`` (as is), read from brainmass when it
+is installed. It is shared with ``brainmass.datasets`` both ways.
+:func:`from_arrays`, :func:`from_npz` and :func:`register_dataset` add your
+own; a :class:`Curriculum` orders stages of a task, easiest first.
+:func:`batches` serves minibatches through grain, one record per batch,
+reshuffled per ``(seed, epoch)`` and resumable from any step.
 """
 
 from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
+from ._curriculum import Curriculum
 from ._delayed_match import delayed_match_task
-from ._fixed_targets import fc_matrix, multi_region_signal, steady_state_target
+from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
+                             steady_state_target)
 from ._io import from_arrays, from_npz, save_npz
 from ._plot import plot_trial
 from ._record import TaskDataset
-from ._registry import list_datasets, load_dataset, register_dataset
+# _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
+from ._registry import _REGISTRY, list_datasets, load_dataset, register_dataset  # noqa: F401
 
 __all__ = [
+    'Curriculum',
+    'Signal',
     'TaskDataset',
     'batch_indices',
     'batches',
     'delayed_match_task',
     'epoch_indices',
+    'example_connectome',
+    'example_signal',
     'fc_matrix',
     'from_arrays',
     'from_cogtask',
@@ -47,3 +57,11 @@ __all__ = [
     'save_npz',
     'steady_state_target',
 ]
+
+
+def __getattr__(name):
+    # brainmass's Connectome type, from brainmass itself (imported only when asked for).
+    if name == 'Connectome':
+        from ._brainmass import require
+        return require().Connectome
+    raise AttributeError(f"module 'datasets' has no attribute {name!r}")

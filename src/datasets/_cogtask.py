@@ -46,6 +46,8 @@ _MASKS = ('response', 'valid')
 _RESERVED = {'phases', 'input_features', 'output_features', 'trial_init', 'name',
              'output_mode', 'seed', 'num_classes', 'dt'}
 _RESPONSE_KEY = '_datasets_response_steps'
+# Context entries that are cogtask's bookkeeping, not a trial condition.
+_NOT_CONDITIONS = {'trial_index', 'output_mode'}
 # Trials per compiled call: a fixed size, so one compilation serves every n_trials and seed.
 _CHUNK = 128
 # XLA's lowest level compiles a cogtask generator ~2x faster (~1 s, not ~2-3 s) and runs it
@@ -138,6 +140,26 @@ def _freeze(value):
     return value
 
 
+def _trial_conditions(state):
+    """The scalar trial variables a task drew into its context (coherence, ground_truth, ...).
+
+    Vector-valued ones (a reproduction target, seven pulses) are left out: a
+    condition is one value per trial.
+    """
+    import brainunit as u
+    import jax
+    import jax.numpy as jnp
+    out = {}
+    for key, value in state.items():
+        if key.startswith('_') or key in _NOT_CONDITIONS:
+            continue
+        if isinstance(value, u.Quantity):
+            value = value.mantissa
+        if isinstance(value, (bool, int, float, np.number, jax.Array)) and jnp.ndim(value) == 0:
+            out[key] = jnp.asarray(value)
+    return out
+
+
 def _build_generator(task_cls, dt, params, response_phases):
     import jax
     import jax.numpy as jnp
@@ -159,7 +181,8 @@ def _build_generator(task_cls, dt, params, response_phases):
         key = jax.random.fold_in(root_key, jnp.asarray(index, dtype=jnp.uint32))
         inputs, targets, info = task.sample_trial(index, key=key)
         valid = jnp.ones(inputs.shape[0], bool) if info['mask'] is None else info['mask']
-        return inputs, targets, valid, info['trial_state'][_RESPONSE_KEY]
+        state = info['trial_state']
+        return inputs, targets, valid, state[_RESPONSE_KEY], _trial_conditions(state)
 
     offsets = jnp.arange(_CHUNK, dtype=jnp.int32)
 
@@ -223,7 +246,9 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     Returns
     -------
     TaskDataset
-        Per-step labels (or values, for the reproduction tasks) and the mask.
+        Per-step labels (or values, for the reproduction tasks) and the mask;
+        ``conditions`` holds every scalar trial variable the task drew
+        (``coherence``, ``ground_truth``, ``rule``, ``sample_idx``, ...).
         ``n_classes`` counts the labels emitted, so with very few trials a
         rare class can be missing: generate enough and ``split`` them (the
         parts keep the parent's ``n_classes``).
@@ -235,6 +260,8 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     >>> ds = datasets.from_cogtask(cogtask.GoNoGo, n_trials=8, dt=20.0, seed=0)
     >>> ds.inputs.shape, ds.targets.shape, ds.n_classes
     ((8, 100, 3), (8, 100), 2)
+    >>> sorted(ds.conditions)
+    ['ground_truth', 'ground_truth_label', 'is_go', 'stimulus_class']
     """
     from braintools import cogtask
     if not (isinstance(task, type) and issubclass(task, cogtask.Task)):
@@ -264,10 +291,14 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     root_key = jax.random.PRNGKey(seed)
     chunks = [jax.device_get(generate(root_key, np.int32(start)))
               for start in range(0, n_trials, _CHUNK)]
-    inputs, targets, valid, response = (np.concatenate(parts)[:n_trials] for parts in zip(*chunks))
+    arrays = [np.concatenate(parts)[:n_trials] for parts in zip(*[c[:4] for c in chunks])]
+    inputs, targets, valid, response = arrays
+    conditions = {key: np.concatenate([c[4][key] for c in chunks])[:n_trials]
+                  for key in chunks[0][4]}
     loss_mask = valid & response if mask == 'response' else valid
     return from_arrays(inputs, targets, loss_mask, dt=dt, seed=seed, name=name,
-                       description=description or f'braintools.cogtask.{task.__name__}')
+                       description=description or f'braintools.cogtask.{task.__name__}',
+                       conditions=conditions)
 
 
 def _loader(name, class_name, default_dt, response_phases, what):

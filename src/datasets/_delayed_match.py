@@ -41,8 +41,9 @@ def delayed_match_task(n_trials=None, *, seq_len=10, n_symbols=4, seed=0, dt=1.0
     Returns
     -------
     TaskDataset
-        ``inputs (n_trials, seq_len, n_symbols)`` and per-trial ``targets
-        (n_trials,)``; no mask (``trainer.objectives`` score a per-trial label
+        ``inputs (n_trials, seq_len, n_symbols)``, per-trial ``targets
+        (n_trials,)`` and ``conditions`` ``'sample'`` (the cue's symbol) and
+        ``'test'`` (the probe's); no mask (``trainer.objectives`` score a per-trial label
         at the last step, the probe, where the answer is due).
 
     Examples
@@ -51,6 +52,8 @@ def delayed_match_task(n_trials=None, *, seq_len=10, n_symbols=4, seed=0, dt=1.0
     >>> ds = datasets.delayed_match_task(8, seq_len=6, seed=0)
     >>> ds.inputs.shape, int(ds.targets.sum()), ds.n_classes
     ((8, 6, 4), 4, 2)
+    >>> bool((ds.targets == (ds.conditions['sample'] == ds.conditions['test'])).all())
+    True
     """
     if n_trials is not None and n_samples is not None and n_trials != n_samples:
         raise ValueError(
@@ -81,7 +84,8 @@ def delayed_match_task(n_trials=None, *, seq_len=10, n_symbols=4, seed=0, dt=1.0
     # No mask: a per-trial label is scored at the last (probe) step by per-step
     # models, and taken as is by whole-sequence classifiers such as HORN.
     return from_arrays(inputs, match, dt=dt, seed=seed, description=_DESCRIPTION,
-                       name='delayed_match_task')
+                       name='delayed_match_task', conditions={'sample': cues.astype(np.int32),
+                                                                'test': probes.astype(np.int32)})
 
 
 register_dataset('delayed_match_task', delayed_match_task, description=_DESCRIPTION)

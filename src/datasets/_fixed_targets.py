@@ -1,19 +1,24 @@
 """Fixed targets for fitting: single-trial datasets that never change."""
 
+import dataclasses
 import math
 import numbers
 
 import numpy as np
 
+from . import _brainmass
 from ._checks import check_positive_int
 from ._io import from_arrays
 from ._record import TaskDataset
 from ._registry import register_dataset
 
-__all__ = ['fc_matrix', 'multi_region_signal', 'steady_state_target']
+__all__ = ['Signal', 'example_connectome', 'example_signal', 'fc_matrix', 'multi_region_signal',
+           'steady_state_target']
 
 _STEADY = 'Rate trajectory of GainPopulation (tau=10 ms) driven by input 1.0 at gain g.'
 _SIGNAL = 'Eight coupled oscillating regions, 500 steps at 1 ms (brainmass example_signal).'
+_EXAMPLE_SIGNAL = "brainmass's bundled example_signal (regions R0-R7, 500 steps at 1 ms) as a TaskDataset."
+_CONNECTOME = "brainmass's bundled 8-region connectome (weights, mm distances, labels), as is."
 
 
 def steady_state_target(*, g=2.0, n_steps=600):
@@ -60,7 +65,7 @@ def steady_state_target(*, g=2.0, n_steps=600):
                        description=f'{_STEADY} (g={g:g})', name='steady_state_target')
 
 
-def _example_signal():
+def _generate_example_signal():
     """brainmass 0.1.1's ``example_signal`` generator (``_data/_generate.py``), verbatim in effect."""
     n, n_time = 8, 500
     rng = np.random.default_rng(0)
@@ -107,7 +112,7 @@ def multi_region_signal():
     >>> ds.targets.shape, datasets.fc_matrix(ds).shape
     ((1, 500, 8), (8, 8))
     """
-    signal = _example_signal()
+    signal = _generate_example_signal()
     return from_arrays(np.zeros((1, signal.shape[0], 1)), signal[None], dt=1.0,
                        description=_SIGNAL, name='multi_region_signal')
 
@@ -169,5 +174,91 @@ def fc_matrix(signal):
     return np.corrcoef(array.T)
 
 
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Signal(TaskDataset):
+    """A one-trial TaskDataset that also answers to brainmass's ``Signal`` fields.
+
+    brainmass's ``example_signal`` is a ``Signal(signal, dt, labels, fc)``;
+    this is the same data as a fixed target for ``Fitter`` and ``Trainer``,
+    with those four names: ``signal`` is ``targets[0]``, ``fc`` its
+    functional connectivity, ``labels`` the region names.
+
+    Examples
+    --------
+    >>> import datasets
+    >>> sig = datasets.load_dataset('example_signal')
+    >>> sig.signal.shape, sig.fc.shape, sig.labels[:2].tolist(), sig.dt
+    ((500, 8), (8, 8), ['R0', 'R1'], Quantity(1., "ms"))
+    """
+
+    labels: np.ndarray = None
+
+    @property
+    def signal(self):
+        """The ``(time, regions)`` series: ``targets[0]``."""
+        return self.targets[0]
+
+    @property
+    def fc(self):
+        """The ``(regions, regions)`` functional connectivity of :attr:`signal`."""
+        return fc_matrix(self.signal)
+
+
+def example_signal():
+    """brainmass's bundled ``example_signal``, as a one-trial :class:`Signal` (needs brainmass).
+
+    The target time series of brainmass's fitting tutorials, read from
+    brainmass's own file: eight regions (``R0`` ... ``R7``), 500 steps at
+    1 ms. It is a TaskDataset (``targets (1, 500, 8)`` float32, ``inputs``
+    zeros ``(1, 500, 1)``, no mask) with brainmass's ``signal``, ``dt``,
+    ``labels`` and ``fc``. The same numbers as :func:`multi_region_signal`,
+    which regenerates them without brainmass.
+
+    Returns
+    -------
+    Signal
+
+    Raises
+    ------
+    ImportError
+        When brainmass is not installed.
+
+    Examples
+    --------
+    >>> import datasets
+    >>> ds = datasets.load_dataset('example_signal')
+    >>> ds.targets.shape, ds.dt
+    ((1, 500, 8), Quantity(1., "ms"))
+    """
+    theirs = _brainmass.require().load_dataset('example_signal')
+    values = np.asarray(theirs.signal, np.float32)
+    return Signal(np.zeros((1, values.shape[0], 1), np.float32), values[None], dt=theirs.dt,
+                  description=_EXAMPLE_SIGNAL, name='example_signal', labels=np.asarray(theirs.labels))
+
+
+def example_connectome():
+    """brainmass's bundled ``example_connectome``, returned as is (needs brainmass).
+
+    A structural connectome is not a set of trials, so this is brainmass's
+    ``Connectome(weights, distances, labels)``: ``(8, 8)`` symmetric
+    zero-diagonal weights in ``[0, 1]``, distances in mm, region labels.
+
+    Raises
+    ------
+    ImportError
+        When brainmass is not installed.
+
+    Examples
+    --------
+    >>> import datasets
+    >>> conn = datasets.load_dataset('example_connectome')
+    >>> type(conn).__name__, conn.weights.shape, conn.distances.unit
+    ('Connectome', (8, 8), Unit("mm"))
+    """
+    return _brainmass.require().load_dataset('example_connectome')
+
+
 register_dataset('steady_state_target', steady_state_target, description=_STEADY)
 register_dataset('multi_region_signal', multi_region_signal, description=_SIGNAL)
+register_dataset('example_signal', example_signal, description=_EXAMPLE_SIGNAL)
+register_dataset('example_connectome', example_connectome, description=_CONNECTOME)

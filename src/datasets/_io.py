@@ -45,8 +45,27 @@ def _as_labels(targets):
     return targets.astype(np.int32)
 
 
+# The prefix that marks a condition's array in an .npz file (``condition.coherence``).
+_CONDITION_PREFIX = 'condition.'
+
+
+def _as_conditions(conditions):
+    if conditions is None:
+        return {}
+    if not hasattr(conditions, 'items'):
+        raise TypeError(
+            f'conditions must be a dict {{name: per-trial array}}, got {type(conditions).__name__}.')
+    out = {}
+    for key, value in conditions.items():
+        array = np.asarray(value)
+        if array.dtype.kind == 'O':
+            raise TypeError(f'conditions[{key!r}] must hold numbers, bools or text, not objects.')
+        out[key] = array
+    return out
+
+
 def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None,
-                description='', name=''):
+                description='', name='', conditions=None):
     """Validate and convert arrays into a :class:`TaskDataset`.
 
     Parameters
@@ -68,6 +87,9 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
         The seed that generated the data, if any.
     description, name : str, optional
         One line saying what the data are, and a name.
+    conditions : dict, optional
+        ``{name: (n_trials,) array}``: what varied from trial to trial
+        (numbers, bools or text), e.g. ``{'coherence': coh}``.
 
     Returns
     -------
@@ -80,6 +102,10 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
     >>> ds = datasets.from_arrays(np.ones((8, 20, 3)), np.zeros((8, 20)), dt=0.1)
     >>> ds.inputs.dtype, ds.targets.dtype, ds.n_classes, ds.dt
     (dtype('float32'), dtype('int32'), 1, Quantity(0.1, "ms"))
+    >>> ds = datasets.from_arrays(np.ones((4, 2, 1)), [0, 1, 1, 0],
+    ...                           conditions={'coherence': [0.0, 6.4, 6.4, 12.8]})
+    >>> ds[1:3].conditions['coherence']
+    array([6.4, 6.4])
     """
     inputs = _as_numeric('inputs', inputs)
     if inputs.ndim != 3:
@@ -109,6 +135,7 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
     return TaskDataset(
         inputs=inputs.astype(np.float32), targets=targets, mask=mask, dt=as_dt(dt),
         n_classes=n_classes, seed=seed, description=description, name=name,
+        conditions=_as_conditions(conditions),
     )
 
 
@@ -150,6 +177,7 @@ def save_npz(dataset, path):
         arrays['n_classes'] = dataset.n_classes
     if dataset.seed is not None:
         arrays['seed'] = dataset.seed
+    arrays.update({_CONDITION_PREFIX + key: value for key, value in dataset.conditions.items()})
     np.savez(path, **arrays)
 
 
@@ -158,7 +186,8 @@ def from_npz(path, *, dt=None, name=None, description=None):
 
     The file holds ``inputs`` and ``targets`` (as :func:`from_arrays` takes
     them) and optionally ``mask``, ``dt`` (milliseconds), ``n_classes``,
-    ``seed``, ``name`` and ``description``; :func:`save_npz` writes it.
+    ``seed``, ``name``, ``description`` and one ``condition.<name>`` array
+    per trial condition; :func:`save_npz` writes it.
 
     Parameters
     ----------
@@ -201,6 +230,8 @@ def from_npz(path, *, dt=None, name=None, description=None):
         seed=_stored_scalar(path, stored, 'seed', np.integer),
         description=description if description is not None else str(stored.get('description', '')),
         name=name if name is not None else str(stored.get('name', '') or stem),
+        conditions={key[len(_CONDITION_PREFIX):]: value for key, value in stored.items()
+                    if key.startswith(_CONDITION_PREFIX)},
     )
 
 

@@ -3,7 +3,8 @@
 import dataclasses
 import math
 import numbers
-from typing import Optional
+import types
+from typing import Mapping, Optional
 
 import brainunit as u
 import numpy as np
@@ -74,6 +75,7 @@ def _validate(ds):
         check_finite('mask', ds.mask)
         if np.any(ds.mask < 0):
             raise ValueError('mask must be >= 0 (it weights steps in the loss), got negative values.')
+    _validate_conditions(ds.conditions, n_trials)
     if ds.seed is not None:
         check_index_int('seed', ds.seed)
     for name in ('description', 'name'):
@@ -100,6 +102,30 @@ def _check_split_parts(n_trials, parts):
     kinds = {isinstance(part, numbers.Integral) for part in parts}
     if len(kinds) > 1:
         raise ValueError(f'{rule}, not a mix of both; got {tuple(parts)}.')
+
+
+# bool, signed and unsigned ints, floats and text: what an .npz stores without pickling.
+_CONDITION_KINDS = 'biufU'
+
+
+def _validate_conditions(conditions, n_trials):
+    if not isinstance(conditions, Mapping):
+        raise TypeError(
+            f'conditions must be a dict of per-trial arrays, got {type(conditions).__name__}.')
+    for key, value in conditions.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f'condition names must be non-empty strings, got {key!r}.')
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f'conditions[{key!r}] must be a numpy array, got {type(value).__name__}; '
+                f'build the dataset with datasets.from_arrays(..., conditions=...) to convert.')
+        if value.dtype.kind not in _CONDITION_KINDS:
+            raise ValueError(
+                f'conditions[{key!r}] must hold numbers, bools or text, got dtype {value.dtype}.')
+        if value.shape != (n_trials,):
+            raise ValueError(
+                f'conditions[{key!r}] must have shape (n_trials,) = ({n_trials},), got '
+                f'{value.shape}; give one value per trial.')
 
 
 def _split_sizes(n_trials, parts):
@@ -166,6 +192,11 @@ class TaskDataset:
         One line saying what the trials are.
     name : str
         The registry name, ``''`` for unregistered data.
+    conditions : Mapping[str, numpy.ndarray]
+        What varied from trial to trial, one ``(n_trials,)`` array per
+        variable (a cogtask's ``coherence`` and ``ground_truth``, delayed
+        match's ``sample`` and ``test`` symbols); read-only, and kept by
+        indexing, :meth:`subset`, :meth:`split` and ``save_npz``.
 
     Examples
     --------
@@ -187,6 +218,7 @@ class TaskDataset:
     seed: Optional[int] = None
     description: str = ''
     name: str = ''
+    conditions: Mapping = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         _validate(self)
@@ -194,6 +226,8 @@ class TaskDataset:
         for field in ('inputs', 'targets', 'mask'):
             if getattr(self, field) is not None:
                 object.__setattr__(self, field, _readonly(getattr(self, field)))
+        object.__setattr__(self, 'conditions', types.MappingProxyType(
+            {key: _readonly(value) for key, value in self.conditions.items()}))
 
     @property
     def n_trials(self) -> int:
@@ -218,7 +252,8 @@ class TaskDataset:
             f'TaskDataset(name={self.name!r}, n_trials={self.n_trials}, n_steps={self.n_steps}, '
             f'n_features={self.n_features}, targets={self.targets.shape} {self.targets.dtype}, '
             f'n_classes={self.n_classes}, mask={"None" if self.mask is None else "yes"}, '
-            f'dt={dt_ms(self.dt):g} ms, seed={self.seed})'
+            f'dt={dt_ms(self.dt):g} ms, seed={self.seed}'
+            + (f', conditions={sorted(self.conditions)})' if self.conditions else ')')
         )
 
     def __getitem__(self, index):
@@ -288,6 +323,7 @@ class TaskDataset:
             inputs=self.inputs[index],
             targets=self.targets[index],
             mask=None if self.mask is None else self.mask[index],
+            conditions={key: value[index] for key, value in self.conditions.items()},
         )
 
     def split(self, *parts, seed=0):

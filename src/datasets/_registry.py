@@ -1,8 +1,10 @@
-"""The name -> loader registry behind :func:`load_dataset`."""
+"""The name -> loader registry behind :func:`load_dataset`, shared with ``brainmass.datasets``."""
 
 import difflib
 import inspect
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
+
+from . import _brainmass
 
 from ._record import TaskDataset
 
@@ -12,7 +14,7 @@ __all__ = ['list_datasets', 'load_dataset', 'register_dataset']
 _REGISTRY = {}
 
 
-def register_dataset(name: str, loader: Callable, *, description: str = '',
+def register_dataset(name: str, loader: Callable, *, description: Optional[str] = '',
                      overwrite: bool = False) -> None:
     """Register ``loader`` under ``name`` for :func:`load_dataset`.
 
@@ -25,7 +27,7 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
         return a :class:`TaskDataset`, and should accept ``n_trials`` and
         ``seed`` when its data are random.
     description : str, optional
-        One line shown by :func:`list_datasets`.
+        One line shown by :func:`list_datasets` (``None`` is ``''``, as in brainmass).
     overwrite : bool, optional
         Replace an existing entry instead of raising.
 
@@ -35,6 +37,12 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
         If ``loader`` is not callable.
     ValueError
         If ``name`` is empty, or taken and ``overwrite`` is False.
+
+    Notes
+    -----
+    When brainmass is imported (before or after), the entry is also offered
+    to ``brainmass.datasets``, whose ``load_dataset(name)`` then calls
+    ``loader()`` with its defaults; brainmass's own names stay brainmass's.
 
     Examples
     --------
@@ -58,13 +66,27 @@ def register_dataset(name: str, loader: Callable, *, description: str = '',
             f'dataset {name!r} is already registered; pass overwrite=True to replace it '
             f'or choose another name.'
         )
+    description = '' if description is None else description
     if not isinstance(description, str):
         raise TypeError(f'description must be a str, got {type(description).__name__}.')
     _REGISTRY[name] = (loader, description)
+    _brainmass.share(name, loader, description)
+
+
+# Registered names whose loaders return brainmass's own objects, not TaskDatasets.
+_AS_IS = {'example_connectome'}
+
+
+def _entries():
+    """Ours, then the names only brainmass's registry holds (once brainmass is imported)."""
+    return {**_brainmass.foreign(), **_REGISTRY}
 
 
 def list_datasets() -> List[Tuple[str, str]]:
     """The registered ``(name, description)`` pairs, sorted by name.
+
+    Names registered in ``brainmass.datasets`` are listed too once brainmass
+    is imported.
 
     Examples
     --------
@@ -72,7 +94,7 @@ def list_datasets() -> List[Tuple[str, str]]:
     >>> 'delayed_match_task' in dict(datasets.list_datasets())
     True
     """
-    return [(name, description) for name, (_, description) in sorted(_REGISTRY.items())]
+    return [(name, description) for name, (_, description) in sorted(_entries().items())]
 
 
 def load_dataset(name: str, **kwargs):
@@ -89,6 +111,9 @@ def load_dataset(name: str, **kwargs):
     Returns
     -------
     TaskDataset
+        A :class:`TaskDataset` for the built-ins, except ``example_connectome``
+        (brainmass's ``Connectome``, as is). A name only ``brainmass.datasets``
+        holds loads through its loader.
 
     Raises
     ------
@@ -105,17 +130,19 @@ def load_dataset(name: str, **kwargs):
     >>> ds.inputs.shape
     (16, 10, 4)
     """
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+    entries = _entries()
+    if name not in entries:
+        close = difflib.get_close_matches(str(name), entries, n=1)
         hint = f' Did you mean {close[0]!r}?' if close else ''
         raise KeyError(
             f'unknown dataset {name!r}.{hint} Available datasets: '
-            f'{", ".join(sorted(_REGISTRY)) or "<none>"}.'
+            f'{", ".join(sorted(entries)) or "<none>"}.'
         )
-    loader, _ = _REGISTRY[name]
+    loader, _ = entries[name]
     _check_kwargs(name, loader, kwargs)
     dataset = loader(**kwargs)
-    if not isinstance(dataset, TaskDataset):
+    # brainmass's own objects (a Connectome, its registry's entries) come back as brainmass made them.
+    if not isinstance(dataset, TaskDataset) and name not in _AS_IS and name in _REGISTRY:
         raise TypeError(
             f'the loader registered as {name!r} returned {type(dataset).__name__}, not a '
             f'TaskDataset; make it return datasets.from_arrays(inputs, targets, ...).'
@@ -138,3 +165,6 @@ def _check_kwargs(name, loader, kwargs):
         hint = f' Did you mean {close[0]!r}?' if close else ''
         takes = f'it takes {accepted}' if accepted else 'it takes none (its data are fixed)'
         raise TypeError(f'dataset {name!r} takes no argument(s) {unknown}; {takes}.{hint}')
+
+
+_brainmass.install(_REGISTRY)

@@ -18,7 +18,7 @@ loop. Both run the same section-3b step (``trainer._step``), compiled by one
 owner (``trainer._program``) as a pure function of an explicit state.
 """
 
-from . import metrics, models, objectives
+from . import analysis, metrics, models, objectives
 from ._checkpoint import load_checkpoint
 from ._ensemble import Ensemble
 from ._ensemble_result import EnsembleResult
@@ -39,6 +39,8 @@ __all__ = sorted([
     'Simulator',
     'TrainResult',
     'Trainer',
+    'analysis',
+    'load_checkpoint',
     'metrics',
     'models',
     'objectives',

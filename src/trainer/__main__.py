@@ -2,41 +2,132 @@
 
 ``train`` fits the built-in rate RNN (:class:`trainer.models.RateRNN`) to a
 registered task and writes ``history.csv``, ``history.json``, ``curves.png``
-and ``checkpoint.msgpack`` to ``--out``.
+and ``checkpoint.msgpack`` into a new folder ``runs/<task>-<timestamp>``
+(``runs/latest`` points at the newest), or into ``--out``. ``list`` shows
+the registered datasets, tasks apart from fixed targets.
 """
 
 import argparse
+import difflib
+import inspect
+import math
 import os
 import sys
+import textwrap
+import time
 
-DEFAULT_TASK = 'perceptual_decision_making'
+WIDTH = 80  # every line the command prints fits a default terminal
+
+DEFAULTS = {
+    'task': 'perceptual_decision_making', 'n_trials': 512, 'held_out': 0.2, 'epochs': 20,
+    'batch_size': 32, 'hidden': 64, 'cell': 'gru', 'lr': 1e-2, 'seed': 0, 'patience': None,
+}
+"""The defaults of ``train``, in one place: ``{dest: value}`` as argparse names the flags
+(``--batch-size`` is ``batch_size``); per-task recipes override them."""
+FILES = ('history.csv', 'history.json', 'curves.png', 'checkpoint.msgpack')
+
+
+class UsageError(Exception):
+    """A bad flag: printed as one ``error: ...`` line, exit status 2."""
+
+
+class TrainingFailed(Exception):
+    """Training stopped on a NaN or infinite loss: one ``error: ...`` line, exit status 1."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    def _get_help_string(self, action):
+        # A None default is "not given"; the help text says what that means.
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        hint = f' (see `{self.prog} --help`)'
+        raise UsageError(message + hint if len(message + hint) <= WIDTH - 7 else message)
+
+
+def _number(kind, rule, accept):
+    """An argparse type: ``kind(text)`` that ``accept`` passes, else a message with ``rule``."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f'must be {rule}, got {text!r}')
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _number(int, 'a positive integer', lambda v: v >= 1)
+seed_int = _number(int, 'a non-negative integer', lambda v: v >= 0)
+fraction = _number(float, 'a fraction in (0, 1)', lambda v: 0 < v < 1)
+cell_name = _number(str, 'one of vanilla, gru, lstm', lambda v: v in ('vanilla', 'gru', 'lstm'))
+positive_float = _number(float, 'a positive finite number', lambda v: math.isfinite(v) and v > 0)
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog='python -m trainer', description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest='command', required=True)
-    commands.add_parser('list', help='list the registered datasets')
-    train = commands.add_parser('train', help='train a rate RNN on a registered task')
-    train.add_argument('--task', default=DEFAULT_TASK, help=f'dataset name (default {DEFAULT_TASK})')
-    train.add_argument('--n-trials', type=int, default=512, help='trials to generate (default 512)')
-    train.add_argument('--held-out', type=float, default=0.2, help='held-out fraction (default 0.2)')
-    train.add_argument('--epochs', type=int, default=20)
-    train.add_argument('--batch-size', type=int, default=32)
-    train.add_argument('--hidden', type=int, default=64, help='hidden units (default 64)')
-    train.add_argument('--cell', default='gru', choices=['vanilla', 'gru', 'lstm'])
-    train.add_argument('--lr', type=float, default=1e-2)
-    train.add_argument('--seed', type=int, default=0)
-    train.add_argument('--patience', type=int, default=None)
-    train.add_argument('--compile-epoch', action='store_true', help='run each epoch as one compiled loop')
-    train.add_argument('--out', default='runs/latest', help='output directory (default runs/latest)')
-    train.add_argument('--no-progress', action='store_true', help='hide the progress bar')
-    train.add_argument('--no-compile-cache', action='store_true',
-                       help="don't use JAX's persistent compilation cache")
+    formatter = _Formatter
+    parser = _Parser(prog='python -m trainer', formatter_class=formatter, allow_abbrev=False,
+                     description=(
+        'Train brain-dynamics models on registered tasks. `train` fits a rate RNN and '
+        'writes its history, curves and checkpoint to runs/<task>-<timestamp> '
+        '(runs/latest points at the newest); `list` shows the datasets.'))
+    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,list}')
+    commands.add_parser('list', help='list the registered datasets', formatter_class=formatter,
+                        allow_abbrev=False,
+                        description='List the registered datasets: tasks `train` can fit, '
+                                    'then fixed targets (fit those with trainer.Fitter).')
+    train = commands.add_parser(
+        'train', help='train a rate RNN on a registered task', formatter_class=formatter,
+        allow_abbrev=False,
+        description='Train a rate RNN (GRU, LSTM or vanilla cell, linear readout) on a '
+                    'registered task, with held-out evaluation every epoch. Classification '
+                    'tasks use cross-entropy and accuracy; regression tasks mean squared error.')
+    add = train.add_argument
+    add('--task', metavar='NAME', help='dataset name (see `python -m trainer list`)')
+    add('--n-trials', metavar='N', type=positive_int, help='trials to generate')
+    add('--held-out', metavar='FRACTION', type=fraction,
+        help='share of the trials held out for evaluation')
+    add('--epochs', metavar='N', type=positive_int, help='passes over the training trials')
+    add('--batch-size', metavar='N', type=positive_int,
+        help='trials per step (at most the training trials)')
+    add('--hidden', metavar='N', type=positive_int, help='hidden units of the RNN')
+    add('--cell', metavar='{vanilla,gru,lstm}', type=cell_name, help='recurrent cell')
+    add('--lr', metavar='LR', type=positive_float, help='learning rate of Adam')
+    add('--seed', metavar='SEED', type=seed_int,
+        help='seed of the trials, the split, the shuffle and the weights')
+    add('--patience', metavar='N', type=positive_int,
+        help='stop after this many epochs without a better held-out loss (default: off)')
+    add('--compile-epoch', action='store_true', help='run each epoch as one compiled loop')
+    add('--out', metavar='DIR', help='output folder (default: a new runs/<task>-<timestamp>)')
+    add('--runs-dir', metavar='DIR', default='runs',
+        help='parent of the per-run folders and of `latest`')
+    add('--overwrite', action='store_true', help='write into a non-empty --out')
+    add('--no-progress', action='store_true', help='hide the progress display')
+    add('--no-compile-cache', action='store_true',
+        help="don't use JAX's persistent compilation cache (~/.cache/brain-trainer/jax)")
+    train.set_defaults(**DEFAULTS)
     return parser
 
 
 def enable_compile_cache(path=None):
-    """Turn on JAX's persistent compilation cache (a warm start skips recompiling)."""
+    """Turn on JAX's persistent compilation cache (a warm start skips recompiling).
+
+    Parameters
+    ----------
+    path : str, optional
+        The cache folder (default ``~/.cache/brain-trainer/jax``).
+
+    Examples
+    --------
+    >>> import jax
+    >>> enable_compile_cache(jax.config.jax_compilation_cache_dir)  # keep the folder already set
+    >>> jax.config.jax_persistent_cache_min_compile_time_secs
+    0.0
+    """
     import jax
     path = path or os.path.join(os.path.expanduser('~'), '.cache', 'brain-trainer', 'jax')
     jax.config.update('jax_compilation_cache_dir', path)
@@ -44,52 +135,194 @@ def enable_compile_cache(path=None):
     jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
 
 
+def say(text, indent='  '):
+    """Print ``text`` wrapped to ``WIDTH`` columns (continuation lines indented)."""
+    print(textwrap.fill(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False), flush=True)
+
+
+def takes_trials(name):
+    """Whether ``train`` can fit dataset ``name``: its loader generates ``n_trials`` trials.
+
+    Fixed targets (one recorded trial, such as ``steady_state_target``)
+    cannot be split into training and held-out trials.
+    """
+    from datasets._registry import _REGISTRY  # the loader's signature is the only record of it
+    try:
+        params = inspect.signature(_REGISTRY[name][0]).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: let `train` try it
+        return True
+    return any(p.name == 'n_trials' or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def list_command():
+    """Print the registered datasets: tasks first, then fixed targets."""
+    import datasets
+    entries = datasets.list_datasets()
+    groups = [('Tasks (python -m trainer train --task NAME):',
+               [e for e in entries if takes_trials(e[0])]),
+              ('Fixed targets (one trial each; fit them with trainer.Fitter):',
+               [e for e in entries if not takes_trials(e[0])])]
+    for title, group in groups:
+        if group:
+            print(title)
+            for name, description in group:
+                print(f'  {name}')
+                print(textwrap.fill(description, WIDTH, initial_indent=' ' * 6,
+                                    subsequent_indent=' ' * 6))
+
+
+def _check_task(name):
+    import datasets
+    names = [n for n, _ in datasets.list_datasets()]
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f'did you mean {close[0]!r}?' if close else 'see `python -m trainer list`'
+        raise UsageError(f'--task {name!r} is unknown; {hint}')
+    if not takes_trials(name):
+        raise UsageError(f'--task {name} is a fixed target; fit it with trainer.Fitter')
+
+
+def _run_folder(args):
+    """Create this run's folder; return it and whether ``latest`` now points at it.
+
+    A run never mixes its files with an earlier run's: ``--out`` must be new
+    or empty (unless ``--overwrite``); the default is a new timestamped folder.
+    """
+    if args.out is not None:
+        if os.path.isfile(args.out):
+            raise UsageError(f'--out {args.out} is a file; pass a folder')
+        if os.path.isdir(args.out) and os.listdir(args.out) and not args.overwrite:
+            raise UsageError(
+                f'--out {args.out} already holds files; pass --overwrite or a new --out')
+        os.makedirs(args.out, exist_ok=True)
+        return args.out, False
+    stem = os.path.join(args.runs_dir, f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out, n = stem, 1
+    while os.path.exists(out):  # two runs started in the same second
+        n += 1
+        out = f'{stem}-{n}'
+    os.makedirs(out)
+    latest = os.path.join(args.runs_dir, 'latest')
+    link = os.path.join(args.runs_dir, f'.latest-{os.getpid()}')
+    try:  # replace the link in one step, so `latest` is never missing
+        os.symlink(os.path.basename(out), link)
+        os.replace(link, latest)
+    except OSError:  # no symlinks here, or `latest` is a real folder: leave it
+        if os.path.lexists(link):
+            os.remove(link)
+        return out, False
+    return out, True
+
+
+def history_table(result, width=WIDTH):
+    """The history as a fixed-width table (``*`` marks the best epoch), at most ``width`` wide."""
+    rows = result.history
+    keys = [k for k in rows[0] if k not in ('epoch', 'lr', 'time')]
+    if len({row['lr'] for row in rows}) > 1:
+        keys.append('lr')
+    cell = lambda v: '-' if v is None else f'{v:.4g}' if isinstance(v, float) else str(v)
+    mark = lambda r: '*' if r['epoch'] == result.best_epoch else ' '
+    columns = [('epoch', [f"{r['epoch']}{mark(r)}" for r in rows])]
+    columns += [(k, [cell(r[k]) for r in rows]) for k in keys]
+    columns.append(('time', [f"{r['time']:.1f}s" for r in rows]))
+    widths = [max(len(name), *map(len, values)) for name, values in columns]
+    while sum(widths) + 2 * (len(widths) - 1) > width and len(columns) > 2:
+        columns.pop(-2), widths.pop(-2)  # the rest are in history.csv
+    lines = ['  '.join(name.rjust(w) for (name, _), w in zip(columns, widths))]
+    for i in range(len(rows)):
+        lines.append('  '.join(values[i].rjust(w) for (_, values), w in zip(columns, widths)))
+    return '\n'.join(lines)
+
+
+def _where(out, linked):
+    """The closing lines: which files, then (the last line) the folder they are in."""
+    folder = out.rstrip(os.sep) + os.sep
+    also = f" (also {os.path.join(os.path.dirname(out.rstrip(os.sep)), 'latest')}{os.sep})"
+    last = f'to {folder}' + (also if linked and len(folder + also) + 3 <= WIDTH else '')
+    return f"wrote {', '.join(FILES[:-1])} and {FILES[-1]}\n{last}"
+
+
+def _ms(dt):
+    import brainunit as u
+    return float(u.get_magnitude(dt.to_decimal(u.ms) if isinstance(dt, u.Quantity) else dt))
+
+
 def train(args):
     """Run the ``train`` command; returns the ``TrainResult``."""
+    _check_task(args.task)
+    n_held_out = round(args.n_trials * args.held_out)
+    if n_held_out < 1 or n_held_out >= args.n_trials:
+        raise UsageError(f'--n-trials {args.n_trials} x --held-out {args.held_out} leaves '
+                         f'{n_held_out} held-out trials; raise --n-trials')
     if not args.no_compile_cache:
         enable_compile_cache()
     import braintools
     import datasets
-    from trainer import Trainer, metrics, objectives
+    from trainer import NonFiniteLossError, Trainer, metrics, objectives
     from trainer.models import RateRNN
 
     data = datasets.load_dataset(args.task, n_trials=args.n_trials, seed=args.seed)
     train_set, held_out = data.split(1.0 - args.held_out, seed=args.seed)
     classify = data.n_classes is not None
     n_output = data.n_classes if classify else data.targets.shape[-1]
+    batch_size = min(args.batch_size, len(train_set))
     model = RateRNN(data.n_features, args.hidden, n_output, cell=args.cell, seed=args.seed)
     trainer = Trainer(
         model, braintools.optim.Adam(lr=args.lr),
         objective=objectives.cross_entropy() if classify else objectives.mse(),
         metrics={'acc': metrics.accuracy()} if classify else None,
         progress=not args.no_progress)
-    print(f'{args.task}: {len(train_set)} train / {len(held_out)} held-out trials of '
-          f'{data.n_steps} steps x {data.n_features} inputs, dt={data.dt}', flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    result = trainer.fit(train_set, held_out=held_out, n_epochs=args.epochs,
-                         batch_size=min(args.batch_size, len(train_set)), seed=args.seed,
-                         patience=args.patience, compile_epoch=args.compile_epoch,
-                         checkpoint=os.path.join(args.out, 'checkpoint.msgpack'))
-    for row in result.history:
-        print('  '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
-                        for k, v in row.items() if v is not None))
-    result.to_csv(os.path.join(args.out, 'history.csv'))
-    result.to_json(os.path.join(args.out, 'history.json'))
-    result.plot(os.path.join(args.out, 'curves.png'))
-    print(f'best epoch {result.best_epoch}: {result.monitor}={result.best_value:.4g}; '
-          f'wrote history, curves.png and checkpoint.msgpack to {args.out}')
+    out, linked = _run_folder(args)
+    say(f'{args.task}: {len(train_set)} train / {len(held_out)} held-out trials, '
+        f'{data.n_steps} steps x {data.n_features} inputs, dt={_ms(data.dt):g} ms')
+    say(f'model: {args.cell} RNN, {args.hidden} hidden, {n_output} outputs; Adam lr={args.lr:g}, '
+        f'batch {batch_size}, {args.epochs} epochs')
+    try:
+        result = trainer.fit(train_set, held_out=held_out, n_epochs=args.epochs,
+                             batch_size=batch_size, seed=args.seed, patience=args.patience,
+                             compile_epoch=args.compile_epoch,
+                             checkpoint=os.path.join(out, 'checkpoint.msgpack'))
+    except NonFiniteLossError as error:
+        raise TrainingFailed(f'the loss became NaN or infinite in epoch {len(error.history) + 1}; '
+                           f'lower --lr (was {args.lr:g})') from None
+    print(history_table(result))
+    result.to_csv(os.path.join(out, 'history.csv'))
+    result.to_json(os.path.join(out, 'history.json'))
+    result.plot(os.path.join(out, 'curves.png'))
+    best = 'none' if result.best_value is None else f'{result.best_value:.4g}'
+    stopped = ' (stopped early)' if result.stopped_early else ''
+    say(f'best epoch {result.best_epoch} of {len(result.history)}{stopped}: '
+        f'{result.monitor}={best}')
+    print(_where(out, linked), flush=True)
     return result
 
 
 def main(argv=None):
-    """Entry point of ``python -m trainer``."""
-    args = _parser().parse_args(argv)
-    if args.command == 'list':
-        import datasets
-        for name, description in datasets.list_datasets():
-            print(f'{name:40s} {description}')
-        return 0
-    train(args)
+    """Entry point of ``python -m trainer``: returns 0, or exits 2 on a bad flag.
+
+    Examples
+    --------
+    >>> main(['list'])  # doctest: +ELLIPSIS
+    Tasks (python -m trainer train --task NAME):
+    ...
+    0
+    """
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == 'list':
+            list_command()
+        else:
+            train(args)
+    except UsageError as error:
+        print(f'error: {error}', file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    except TrainingFailed as error:
+        print(f'error: {error}', file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print('interrupted: the last completed epoch is in checkpoint.msgpack',
+              file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     return 0
 
 

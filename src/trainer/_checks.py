@@ -4,8 +4,12 @@ import inspect
 import math
 import numbers
 
+import brainstate
 import braintools
+import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 # One positive-int check for both packages: trainer depends on datasets, never the reverse.
 from datasets._checks import check_positive_int as positive_int  # noqa: F401
@@ -23,13 +27,28 @@ def positive_float(name, value, *, fix=''):
 
 
 def optax_optimizer(optimizer):
-    """Raise ``TypeError`` unless ``optimizer`` is a ``braintools.optim`` optimizer."""
-    if not isinstance(optimizer, braintools.optim.OptaxOptimizer):
-        raise TypeError(
-            "optimizer must be a braintools.optim optimizer such as "
-            f"braintools.optim.Adam(lr=1e-2); got {type(optimizer).__name__}."
-        )
-    return optimizer
+    """Return ``optimizer`` as a ``braintools.optim`` optimizer, wrapping a plain optax transform.
+
+    Most JAX code holds ``optax`` objects (``optax.adam(1e-3)``); braintools'
+    ``OptaxOptimizer(tx=...)`` already steps any of them over a model's
+    ``ParamState``s, so a plain ``optax.GradientTransformation`` is wrapped
+    rather than refused. Its learning rate lives inside the transform, where
+    the Trainer cannot read it: the history's ``lr`` column is NaN for it.
+
+    Examples
+    --------
+    >>> import optax
+    >>> type(optax_optimizer(optax.sgd(0.1))).__name__
+    'OptaxOptimizer'
+    """
+    if isinstance(optimizer, braintools.optim.OptaxOptimizer):
+        return optimizer
+    if isinstance(optimizer, optax.GradientTransformation):
+        return braintools.optim.OptaxOptimizer(tx=optimizer, lr=float('nan'))
+    raise TypeError(
+        "optimizer must be a braintools.optim optimizer such as braintools.optim.Adam(lr=1e-2) "
+        f"or an optax.GradientTransformation such as optax.adam(1e-2); got {type(optimizer).__name__}."
+    )
 
 
 def has_trainable(weights, who):
@@ -50,11 +69,8 @@ def scalar(value, who, *, fix='reduce it (e.g. jnp.mean) inside the callable.'):
         raise ValueError(f"{who} must return a scalar, got an array of shape {jnp.shape(value)}; {fix}")
 
 
-def objective_callable(fn, name, *, minimised=True):
-    """Raise unless ``fn`` looks like ``fn(prediction, target[, mask])`` (not an unbuilt builder).
-
-    A callable marked ``is_score`` (1.0 = perfect) is refused where it would be minimised.
-    """
+def objective_callable(fn, name):
+    """Raise unless ``fn`` looks like ``fn(prediction, target[, mask])`` (not an unbuilt builder)."""
     if not callable(fn):
         raise TypeError(f"{name} must be callable(prediction, target[, mask]), got {fn!r}.")
     try:
@@ -67,8 +83,33 @@ def objective_callable(fn, name, *, minimised=True):
         raise TypeError(
             f"{name}={label} takes {len(positional)} positional argument(s), but it is called as "
             f"{name}(prediction, target[, mask]). If it is a builder, call it: {name}={label}().")
-    if minimised and getattr(fn, 'is_score', False):
-        raise ValueError(
-            f"{name} is a score to maximise (1.0 = perfect), not a loss; the trainer minimises. "
-            "Build it with as_loss=True, e.g. objectives.fc_corr(as_loss=True).")
     return fn
+
+
+def output_width(shape, ds):
+    """Labels within the model's output width; a regression target as wide as the prediction."""
+    if ds.n_classes is not None and np.issubdtype(ds.targets.dtype, np.integer):
+        if ds.targets.size and ds.targets.min() < 0:
+            raise ValueError(f"targets hold a negative class label ({int(ds.targets.min())}); "
+                             "labels must be 0, 1, ..., n_classes - 1.")
+        width = shape[-1]
+        if ds.n_classes > width:
+            raise ValueError(
+                f"targets hold class labels up to {ds.n_classes - 1} but the model outputs "
+                f"{width} values per step; build the model with {ds.n_classes} outputs "
+                f"(e.g. RateRNN(..., n_output={ds.n_classes})).")
+    elif len(shape) == ds.targets.ndim and shape[-1] != ds.targets.shape[-1]:
+        raise ValueError(
+            f"the model outputs {shape[-1]} values per step but the targets have "
+            f"{ds.targets.shape[-1]}; build the model with n_output={ds.targets.shape[-1]}.")
+
+
+def unshared(optimizer, weights):
+    """Raise unless ``optimizer`` is fresh or registered with exactly ``weights`` (one optimizer per model)."""
+    registered = {id(s) for s in jax.tree.leaves(optimizer.param_states.to_pytree(),
+                                                 is_leaf=lambda x: isinstance(x, brainstate.State))}
+    if registered and registered != {id(s) for s in weights.values()}:
+        raise ValueError(
+            "optimizer is already registered with another model's weights (was it given to "
+            "another Trainer?); give each Trainer its own optimizer, e.g. "
+            "braintools.optim.Adam(lr=1e-2).")

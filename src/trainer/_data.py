@@ -21,10 +21,11 @@ def as_dataset(data, name):
     )
 
 
-def to_device(ds):
-    """``{'inputs', 'targets', 'mask'}`` as device arrays (``mask`` may be ``None``)."""
+def to_device(ds, placement=None):
+    """``{'inputs', 'targets', 'mask'}`` as device arrays (``mask`` may be ``None``), on every device of ``placement``."""
+    arrays = {'inputs': ds.inputs, 'targets': ds.targets, 'mask': ds.mask}
     # device_put, not jnp.asarray: the latter compiles a copy kernel per new shape.
-    return jax.device_put({'inputs': ds.inputs, 'targets': ds.targets, 'mask': ds.mask})
+    return jax.device_put(arrays) if placement is None else placement.replicated(arrays)
 
 
 def gather(data, idx):

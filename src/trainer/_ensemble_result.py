@@ -115,7 +115,7 @@ class EnsembleResult:
                                    for m in self.members]}, f, indent=1)
 
     def to_csv(self, path):
-        """Write :attr:`history` (one row per epoch and member) as CSV to ``path``."""
+        """Write ``history`` (one row per epoch and member) as CSV to ``path``."""
         rows = self.history
         with open(path, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['member', 'epoch'])

@@ -92,11 +92,13 @@ class Epochs:
         The training set on the device.
     compiles : dict
         Where train compilations are counted.
+    placement : trainer._placement.Placement
+        Splits each batch's indices over the devices.
     """
 
-    def __init__(self, plan, train_fn, evaluate, data, compiles):
+    def __init__(self, plan, train_fn, evaluate, data, compiles, placement):
         self.plan, self.train_fn, self.evaluate, self.data = plan, train_fn, evaluate, data
-        self.compiles = compiles
+        self.compiles, self.placement = compiles, placement
 
     def _train(self, state, epoch):
         plan = self.plan
@@ -106,15 +108,17 @@ class Epochs:
             if plan.compile_epoch:
                 idx = datasets.epoch_indices(len(plan.train), plan.batch_size, **order)
                 advance = np.arange(len(idx)) == len(idx) - 1
+                idx, advance = self.placement.batched(idx, axis=1), self.placement.replicated(advance)
                 state, outs = self.train_fn(state, self.data, idx, advance)
             else:
                 outs = []
                 stream = datasets.batch_indices(len(plan.train), plan.batch_size, **order)
                 for step, idx in enumerate(stream):
-                    state, out = self.train_fn(state, self.data, idx, _advance(step == plan.n_steps - 1))
+                    state, out = self.train_fn(state, self.data, self.placement.batched(idx),
+                                               _advance(step == plan.n_steps - 1))
                     outs.append(out)
-                outs = jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(outs))  # one transfer
-        sums, finite = jax.device_get(outs)
+                outs = jax.tree.map(lambda *xs: np.stack(xs), *self.placement.to_host(outs))  # one transfer
+        sums, finite = self.placement.to_host(outs)
         return state, sums, np.asarray(finite)
 
     def run(self, state, epoch, lr):
@@ -141,3 +145,12 @@ class Epochs:
             row.update({f'held_out_{k}': held[k] for k in self.plan.names})
         row.update(lr=lr, time=time.perf_counter() - start)
         return state, row
+
+
+def mode_sign(mode, monitor):
+    """+1 to maximise ``monitor``, -1 to minimise it (``'auto'``: maximise accuracies)."""
+    if mode == 'auto':
+        return 1.0 if 'acc' in monitor else -1.0
+    if mode not in ('min', 'max'):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+    return 1.0 if mode == 'max' else -1.0

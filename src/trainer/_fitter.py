@@ -1,26 +1,32 @@
-"""``Fitter``: fit one fixed target with the section-3b loop (or SciPy)."""
+"""``Fitter``: fit one fixed target with the section-3b loop (or SciPy), brainmass's interface."""
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 import braintools
+import brainunit as u
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, _reduce
 from ._errors import NonFiniteLossError
-from ._params import param_values, rename_params, set_param_values, trainable_states
+from ._params import param_values, set_param_values, trainable_states
 from ._program import Program
+# _finite_box too: brainmass's fitter module holds these three helpers, and its tests import them from there.
+from ._search_space import _build_search_space, _finite_box, _trainable_params, scipy_options  # noqa: F401
 from ._step import make_loss, make_train_step, register
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
+_BACKENDS = ('grad', 'scipy')
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class FitResult:
-    """What :meth:`Fitter.fit` returns.
+    """What :meth:`Fitter.fit` returns; brainmass's fields, constructible as brainmass's.
 
     Attributes
     ----------
@@ -30,19 +36,23 @@ class FitResult:
         The lowest loss seen.
     best_params : dict
         ``{dotted_name: value}`` at the best-seen point (constrained values,
-        units kept).
+        units kept): the parameters at which ``best_loss`` was measured.
     history : list of float
-        The loss of every step.
+        The loss of every step (``'grad'``); the final loss (``'scipy'``).
     n_steps : int
         Steps actually run (fewer when a callback stopped the fit).
-    prediction : Any
+    prediction : Any, optional
         The auxiliary output (the prediction) at the best-seen point.
-    model : brainstate.nn.Module
+    model : brainstate.nn.Module, optional
         The fitted model, holding ``best_params``.
+    optimizer : Any, optional
+        The optimizer that ran (a ``braintools.optim`` optimizer).
+    raw : Any, optional
+        The backend's own result (SciPy's ``OptimizeResult`` for ``'scipy'``).
 
     Examples
     --------
-    >>> FitResult('grad', 0.5, {'g': 1.0}, [0.5], 1, None, None)
+    >>> FitResult(backend='grad', best_loss=0.5, best_params={'g': 1.0}, history=[0.5], n_steps=1)
     FitResult(backend='grad', best_loss=0.5, n_steps=1, params=[g])
     """
 
@@ -51,47 +61,64 @@ class FitResult:
     best_params: dict
     history: list
     n_steps: int
-    prediction: Any
-    model: Any
+    prediction: Any = None
+    model: Any = None
+    optimizer: Any = None
+    raw: Any = None
 
     def __repr__(self):
         return (f"FitResult(backend={self.backend!r}, best_loss={self.best_loss:.6g}, "
                 f"n_steps={self.n_steps}, params=[{', '.join(self.best_params)}])")
 
 
+def _check_n_steps(n_steps):
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1 (an int), got {n_steps!r}. Pass n_steps=100, for example.")
+    return int(n_steps)
+
+
 class Fitter:
-    """Fit a model's trainable parameters to one fixed target.
+    """Fit a model's trainable parameters to one fixed target (brainmass's ``Fitter``).
 
     Give either ``predict(model) -> prediction`` (compared with the target by
     ``objective``) or ``loss_fn(model) -> (loss, aux)`` (the whole loss, no
     target). ``backend='grad'`` is the seed's section-3b loop, compiled once (a
     pure ``jax.jit`` of the state values, so no per-step state bookkeeping on
     the host); ``backend='scipy'`` hands the same loss to
-    ``braintools.optim.ScipyOptimizer`` within ``bounds``.
+    ``braintools.optim.ScipyOptimizer``.
 
     Parameters
     ----------
     model : brainstate.nn.Module
         Holds ``brainstate.nn.Param(..., fit=True)`` parameters.
-    optimizer : braintools.optim.OptaxOptimizer or None
-        The gradient optimizer (``'grad'``); ``None`` for ``'scipy'``.
+    optimizer : optional
+        ``'grad'``: a ``braintools.optim`` optimizer; ``None`` gives
+        ``braintools.optim.Adam(lr=1e-2)``, as in brainmass. ``'scipy'``: a
+        SciPy method name (``'Nelder-Mead'``, ``'L-BFGS-B'``...), a dict of
+        ``ScipyOptimizer`` options (``{'method': ..., 'tol': ...}``), or
+        ``None`` (SciPy's default for bounded problems, L-BFGS-B).
     objective : callable, optional
-        ``objective(prediction, target) -> scalar``; default
-        :func:`trainer.objectives.mse`.
+        ``objective(prediction, target) -> scalar`` to minimise; default
+        :func:`trainer.objectives.timeseries_rmse` (brainmass's default). A
+        score (``objectives.is_score``, e.g. ``fc_corr()``) is refused: pass
+        its ``as_loss=True`` form.
     predict, loss_fn : callable
         Exactly one of them.
     transient : int, optional
         Leading prediction steps to drop before the objective.
     callbacks : list of callable, optional
         ``callback(info)`` after every step with ``info = {'step', 'loss',
-        'best_loss', 'model'}``; returning ``True`` stops the fit.
+        'best_loss', 'model'}``; returning ``True`` stops the fit (``'grad'``).
     backend : {'grad', 'scipy'}, default 'grad'
     bounds : dict, optional
-        ``{dotted_name: (low, high)}`` for ``backend='scipy'``: dimensionless
-        parameters only; SciPy runs its own iterations, so ``callbacks`` are
-        not called and ``history`` holds the final loss alone.
-    method : str, default 'L-BFGS-B'
-        The SciPy method for ``backend='scipy'``.
+        ``{dotted_name: (low, high)}`` for ``backend='scipy'`` (dimensionless
+        parameters only). A parameter without an entry searches the box of
+        its bounded transform (``Param(v, t=SigmoidT(low, high))``, ``ClipT``).
+        SciPy runs its own iterations from ``n_steps`` random starts in the
+        box, so ``callbacks`` are not called and ``history`` holds the final
+        loss alone.
+    search_space : dict, optional
+        brainmass's name for ``bounds``.
 
     Examples
     --------
@@ -109,41 +136,59 @@ class Fitter:
     """
 
     def __init__(self, model, optimizer=None, *, objective=None, predict=None, loss_fn=None,
-                 transient=None, callbacks=None, backend='grad', bounds=None, method='L-BFGS-B'):
-        if (predict is None) == (loss_fn is None):
-            raise ValueError(
-                "pass exactly one of predict=callable(model)->prediction or "
-                "loss_fn=callable(model)->(loss, aux); got "
-                f"{'both' if predict is not None else 'neither'}."
-            )
+                 transient=None, callbacks=None, backend='grad', bounds=None, search_space=None):
+        if backend not in _BACKENDS:
+            hint = (" nevergrad is not supported: backend='scipy' with optimizer='Nelder-Mead' is gradient-free too."
+                    if backend == 'nevergrad' else '')
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.{hint}")
+        if predict is None and loss_fn is None:
+            raise ValueError("provide either loss_fn=callable(model)->(loss, aux) or "
+                             "predict=callable(model)->prediction.")
+        if predict is not None and loss_fn is not None:
+            raise ValueError("pass loss_fn or predict, not both.")
         if loss_fn is not None and (objective is not None or transient is not None):
             raise ValueError(
                 "loss_fn is the whole loss, so objective and transient would be ignored; "
                 "drop them, or pass predict= instead of loss_fn=.")
-        if backend not in ('grad', 'scipy'):
-            raise ValueError(f"backend must be 'grad' or 'scipy', got {backend!r}.")
+        if bounds is not None and search_space is not None:
+            raise ValueError("bounds and search_space are one argument (search_space is brainmass's name); pass one.")
         if backend == 'grad':
-            _checks.optax_optimizer(optimizer)
-        elif bounds is None:
-            raise ValueError("backend='scipy' needs bounds={name: (low, high)} for every parameter.")
+            if bounds is not None or search_space is not None:
+                raise ValueError("bounds (search_space) box a gradient-free search: use them with backend='scipy', "
+                                 "or bound a gradient fit with Param(value, t=SigmoidT(low, high)).")
+            optimizer = braintools.optim.Adam(lr=1e-2) if optimizer is None else _checks.optax_optimizer(optimizer)
+        else:
+            self._scipy_options = scipy_options(optimizer)
         if objective is None and loss_fn is None:
-            from .objectives import mse
-            objective = mse()
+            from .objectives import timeseries_rmse
+            objective = timeseries_rmse()
+        if objective is not None:
+            _reduce.refuse_score(objective, 'Fitter')
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.predict, self.loss_fn, self.transient = predict, loss_fn, transient
         self.callbacks, self.backend = list(callbacks or []), backend
-        self.bounds, self.method = bounds, method
+        self.bounds = bounds if bounds is not None else search_space
 
     def _compute_loss(self, target):
         if self.loss_fn is not None:
-            return self.loss_fn(self.model)
+            out = self.loss_fn(self.model)
+            if not isinstance(out, tuple) or len(out) != 2:
+                raise TypeError(
+                    f"loss_fn must return a pair (loss, aux), got {type(out).__name__}; return "
+                    "(loss, None) when there is nothing else to keep.")
+            _checks.scalar(out[0], 'loss_fn')
+            return out
         prediction = self.predict(self.model)
+        if self.transient is not None and self.transient >= len(prediction):
+            raise ValueError(
+                f"transient={self.transient} drops every step of the prediction, which has "
+                f"{len(prediction)}; pass a transient smaller than the simulated steps.")
         trimmed = prediction if self.transient is None else prediction[self.transient:]
         loss = self.objective(trimmed, target)
         _checks.scalar(loss, 'objective')
         return loss, prediction
 
-    def fit(self, target=None, n_steps=100):
+    def fit(self, target=None, n_steps=100, *, verbose=False):
         """Run the fit and return a :class:`FitResult`; the model ends at its best point.
 
         Parameters
@@ -151,18 +196,24 @@ class Fitter:
         target : Any
             What ``objective`` compares the prediction with (unused with ``loss_fn``).
         n_steps : int, default 100
-            Optimisation steps (``'grad'``) or SciPy iterations (``'scipy'``).
+            Optimisation steps (``'grad'``), or random restarts of SciPy's
+            minimiser (``'scipy'``).
+        verbose : bool, default False
+            Print each step's loss (``'grad'``), or the result (``'scipy'``).
 
         Raises
         ------
         NonFiniteLossError
             When a loss is NaN or infinite; the model keeps its best parameters.
         """
-        n_steps = _checks.positive_int('n_steps', n_steps, fix='Pass n_steps=100, for example.')
+        n_steps = _check_n_steps(n_steps)
+        if target is not None and not _all_finite(target):
+            raise ValueError("target contains NaN or infinite values; the loss against it would be "
+                             "NaN at every step. Clean the target (e.g. drop or interpolate the gaps).")
         weights = trainable_states(self.model)
         _checks.has_trainable(weights, 'Fitter')
         if self.backend == 'scipy':
-            return self._fit_scipy(target, n_steps)
+            return self._fit_scipy(target, n_steps, verbose)
         register(self.optimizer, weights)
         program = Program(self.model, self.optimizer)
         step = program.jit('fit', (self.objective, self.predict, self.loss_fn, self.transient),
@@ -186,6 +237,8 @@ class Fitter:
             if loss < best_loss:
                 best_loss, best, best_pred = loss, state.params, prediction
             state = new
+            if verbose:
+                print(f"[grad] step {i}: loss={loss:.6g} best={best_loss:.6g}")
             if self.callbacks:
                 program.write(state)  # callbacks see the model after step i
                 info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
@@ -194,20 +247,30 @@ class Fitter:
         # Parameters from the best point, the rest (optimizer) from the last step.
         program.write(state._replace(params=state.params if best is None else best))
         return FitResult('grad', best_loss, param_values(self.model), history, len(history),
-                         best_pred, self.model)
+                         best_pred, self.model, self.optimizer)
 
-    def _fit_scipy(self, target, n_steps):
-        rename_params(self.bounds, self.model)  # raises on an unknown name
+    def _fit_scipy(self, target, n_steps, verbose):
+        space = _build_search_space(_trainable_params(self.model), self.bounds)
         loss_closure = make_loss(self.model, self._compute_loss)
 
         def loss_of(**values):
             set_param_values(self.model, values)
             return loss_closure(target)[0]
 
-        optimizer = braintools.optim.ScipyOptimizer(
-            loss_of, {k: tuple(v) for k, v in self.bounds.items()}, method=self.method)
+        optimizer = braintools.optim.ScipyOptimizer(loss_of, space, **self._scipy_options)
         res = optimizer.minimize(n_iter=n_steps)
         set_param_values(self.model, {k: jnp.asarray(v, jnp.float32) for k, v in res.x.items()})
         loss, prediction = loss_closure(target)
+        if verbose:
+            print(f"[scipy] best loss={float(loss):.6g} success={getattr(res, 'success', None)}")
+        self.optimizer = optimizer
         return FitResult('scipy', float(loss), param_values(self.model), [float(loss)],
-                         n_steps, prediction, self.model)
+                         n_steps, prediction, self.model, optimizer, res)
+
+
+def _all_finite(target):
+    try:
+        values = np.asarray(u.get_magnitude(target), dtype=float)
+    except (TypeError, ValueError):  # not numeric (a pytree, say): the objective judges it
+        return True
+    return bool(np.all(np.isfinite(values)))

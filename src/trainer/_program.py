@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from ._compiles import counting
+from ._placement import Placement
 from ._state import TrainState, hidden_states, strong
 from ._step import optimizer_states
 
@@ -66,15 +67,19 @@ class Program:
     ----------
     model : brainstate.nn.Module
         Holds the trainable ``ParamState`` leaves and the hidden states.
-    optimizer : braintools.optim.OptaxOptimizer
-        Already registered with ``model``'s weights.
+    optimizer : braintools.optim.OptaxOptimizer, optional
+        Already registered with ``model``'s weights; ``None`` for programs
+        that only run the model (predictions).
+    placement : trainer._placement.Placement, optional
+        Where the state and the data live (default: the default device).
     """
 
-    def __init__(self, model, optimizer):
+    def __init__(self, model, optimizer=None, placement=None):
         self.model, self.optimizer = model, optimizer
+        self.placement = placement or Placement(None)
         self.weights = model.states(brainstate.ParamState)
         ids = {id(s) for s in self.weights.values()}
-        self._opt = [s for s in optimizer_states(optimizer) if id(s) not in ids]
+        self._opt = [] if optimizer is None else [s for s in optimizer_states(optimizer) if id(s) not in ids]
         self._jitted, self._ahead = {}, {}
         self.compiles = {'train': 0, 'eval': 0}
 
@@ -83,19 +88,25 @@ class Program:
         """The model's, the optimizer's and the RNG's current values as a ``TrainState``."""
         hidden = dict(template) if template is not None else {
             k: s.value for k, s in hidden_states(self.model).items() if _readable(s)}
-        return TrainState(params=strong({k: s.value for k, s in self.weights.items()}),
-                          opt=tuple(strong(s.value) for s in self._opt),
-                          hidden=hidden, rng=brainstate.random.DEFAULT.value)
+        return self.placement.state(TrainState(
+            params=strong({k: s.value for k, s in self.weights.items()}),
+            opt=tuple(strong(s.value) for s in self._opt),
+            hidden=hidden, rng=brainstate.random.DEFAULT.value))
 
     def write(self, state):
-        """Put ``state``'s values back into the model, the optimizer and the RNG."""
+        """Put ``state``'s values back into the model, the optimizer and the RNG.
+
+        With several processes the model receives this process's copy of each
+        replicated value (eager code, a callback say, cannot read global arrays).
+        """
+        state = jax.tree.map(Placement.local, state)
         for key, s in self.weights.items():
             s.value = state.params[key]
         for s, value in zip(self._opt, state.opt):
             s.value = value
         current = hidden_states(self.model)
         for key, value in state.hidden.items():
-            if key in current:
+            if key in current and value is not None:
                 current[key].value = value
         brainstate.random.DEFAULT.value = state.rng
 
@@ -135,7 +146,8 @@ class Program:
             values = [_get(state, slot) for slot in slots]
             new, out = traced.jaxpr_call(values, *args)
             # jaxpr_call returns None for a state it passes through.
-            return _put(state, slots, [v if n is None else n for v, n in zip(values, new)]), out
+            new = _put(state, slots, [v if n is None else n for v, n in zip(values, new)])
+            return self.placement.constrain(new), out
 
         return pure_fn
 
@@ -145,7 +157,7 @@ class Program:
         With ``scan=True`` the program is ``(state, *fixed, *stacked) -> (state, outs)``
         with ``fixed`` the first argument: the step scanned over the stacked rest.
         """
-        full = (name, key, scan, environ_key())
+        full = (name, key, scan, environ_key(), self.placement.key)
         if full not in self._jitted:
             fn = self.pure(build())
             self._jitted[full] = jax.jit(_scanned(fn) if scan else fn)
@@ -159,7 +171,7 @@ class Program:
         here (brainstate's trace stacks are not thread-safe); only XLA's
         compilation, which releases the GIL, overlaps the caller's next work.
         """
-        full = (name, key, environ_key(), _abstract(args))
+        full = (name, key, environ_key(), self.placement.key, _abstract(args))
         if full not in self._ahead:
             lowered = jax.jit(_scanned_all(self.pure(build()))).lower(*args)
 

@@ -145,10 +145,15 @@ def _label_kernel(logits, labels, mask, *, score, broadcast):
 
 
 def _functional_connectivity(x):
-    # Same matrix as braintools.metric.functional_connectivity off the diagonal, but its
-    # corrcoef has NaN gradients for a silent (constant) region and compiles ~2x slower.
+    # Same matrix as braintools.metric.functional_connectivity off the diagonal, whose corrcoef
+    # compiles ~2x slower. A constant region that is not exact in binary (0.7) keeps ~1e-8 of
+    # rounding noise after centring, and normalising it gives huge gradients (~1e5 through
+    # corrcoef, ~1e17 through a plain division). A region whose spread is within 16 float steps
+    # of its values (rounding leaves at most ~5) is silent here: FC 0 with everything, no gradient.
     z = x - jnp.mean(x, axis=0)
-    z = z / jnp.sqrt(jnp.maximum(jnp.sum(z * z, axis=0), jnp.finfo(z.dtype).tiny))
+    power = jnp.sum(z * z, axis=0)
+    silent = power <= (16 * jnp.finfo(z.dtype).eps) ** 2 * jnp.sum(x * x, axis=0)
+    z = jnp.where(silent, 0.0, z / jnp.sqrt(jnp.where(silent, 1.0, power)))
     return z.T @ z
 
 
@@ -158,22 +163,31 @@ def _upper_weights(n):
 
 
 def fc_corr_score(prediction, target):
+    """brainmass's FC correlation: Pearson r of the two FC upper triangles (1 = same pattern)."""
     fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
-    corr = braintools.metric.weighted_correlation(fc_p.reshape(-1), fc_t.reshape(-1), _upper_weights(fc_p.shape[0]))
-    return 1.0 - corr
+    return braintools.metric.weighted_correlation(fc_p.reshape(-1), fc_t.reshape(-1), _upper_weights(fc_p.shape[0]))
+
+
+def fc_corr_loss(prediction, target):
+    return 1.0 - fc_corr_score(prediction, target)
 
 
 def fc_rmse_score(prediction, target):
+    """brainmass's FC RMSE: over all n**2 entries, the unit diagonal counting as zero error."""
     fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
-    squared = braintools.metric.squared_error(fc_p.reshape(-1), fc_t.reshape(-1))
-    return safe_sqrt(weighted_mean(squared, _upper_weights(fc_p.shape[0])))
+    n = fc_p.shape[0]
+    # Only the upper triangle is summed (twice, for symmetry): our FC leaves a silent region's
+    # diagonal at 0 where braintools sets it to 1, and the diagonal error is 0 by definition.
+    squared = braintools.metric.squared_error(fc_p.reshape(-1), fc_t.reshape(-1)) * _upper_weights(n)
+    return safe_sqrt(2.0 * jnp.sum(squared) / n ** 2)
 
 
 @functools.lru_cache(maxsize=None)
-def cosine_score(epsilon):
-    # Cached so every builder with the same epsilon shares one compiled kernel.
+def cosine_score(epsilon, as_loss):
+    # Cached so every builder with the same configuration shares one compiled kernel.
     def score(prediction, target):
-        return 1.0 - braintools.metric.cosine_similarity(prediction.reshape(-1), target.reshape(-1), epsilon=epsilon)
+        cos = braintools.metric.cosine_similarity(prediction.reshape(-1), target.reshape(-1), epsilon=epsilon)
+        return 1.0 - cos if as_loss else cos
 
     return score
 
@@ -211,3 +225,32 @@ def call_with_mask(fn, prediction, target, mask, who):
             "give it a `mask=None` parameter or use a built-in from trainer.objectives."
         )
     return fn(prediction, target, mask=mask) if style == 'keyword' else fn(prediction, target, mask)
+
+
+def as_loss_flag(as_loss):
+    if not isinstance(as_loss, bool):
+        raise ValueError(f"as_loss must be True or False, got {as_loss!r}.")
+    return as_loss
+
+
+def mark_score(fn):
+    """Flag ``fn`` as a score (higher is better), so no optimiser minimises it by mistake."""
+    fn.is_score = True
+    return fn
+
+
+def is_score(fn):
+    return getattr(fn, 'is_score', False) is True
+
+
+def refuse_score(objective, who):
+    """Raise ``ValueError`` when ``objective`` is a score: minimising it would fit the worst match."""
+    if is_score(objective):
+        builder = getattr(objective, '__qualname__', repr(objective)).split('.')[0]
+        example = f" (objectives.{builder}(as_loss=True))" if builder in ('fc_corr', 'cosine_sim', 'fcd') else ''
+        raise ValueError(
+            f"{who}: the objective {builder} returns a score to maximise (1.0 for a perfect match), "
+            f"but {who} minimises its objective. Build the loss form with as_loss=True{example}, "
+            "or give a score a negative weight in objectives.combine."
+        )
+    return objective

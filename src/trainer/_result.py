@@ -77,15 +77,35 @@ class TrainResult:
     def plot(self, path=None):
         """Plot loss and metric curves (train and held-out); save to ``path`` if given.
 
-        Returns the matplotlib figure.
+        The figure is built without ``pyplot`` (no global figure is left
+        open, no backend is switched); in a notebook it shows as the cell's
+        value. Epochs are marked with integer ticks.
+
+        Parameters
+        ----------
+        path : str, optional
+            Where to save the figure (a PNG at 110 dpi, or any format
+            matplotlib infers from the suffix).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            One panel per training curve (``loss`` and each metric).
+
+        Examples
+        --------
+        >>> r = TrainResult([{'epoch': e, 'loss': 1.0 / e, 'held_out_loss': 1.2 / e}
+        ...                  for e in (1, 2, 3)], 'held_out_loss', 3, 0.4, {}, False, {}, None)
+        >>> fig = r.plot()
+        >>> fig.axes[0].get_xticks().tolist()
+        [0.0, 1.0, 2.0, 3.0, 4.0]
         """
-        import matplotlib
-        if path is not None:
-            matplotlib.use('Agg', force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
         keys = [k for k in self.history[0] if k not in ('epoch', 'time', 'lr')
                 and not k.startswith('held_out_')]
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
+        fig = Figure(figsize=(4.2 * len(keys), 3.2), layout='constrained')
+        axes = fig.subplots(1, len(keys), squeeze=False)
         epochs = self.curve('epoch')
         for ax, key in zip(axes[0], keys):
             ax.plot(epochs, self.curve(key), label='train')
@@ -97,9 +117,9 @@ class TrainResult:
                 ax.axvline(self.best_epoch, ls='--', c='k', lw=0.8, label='best')
             if key == 'loss' and all(v is not None and v > 0 and math.isfinite(v) for v in self.curve(key)):
                 ax.set_yscale('log')
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # epochs are whole numbers
             ax.set(xlabel='epoch', ylabel=key, title=key)
             ax.legend()
-        fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=110)
         return fig

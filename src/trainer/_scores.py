@@ -7,12 +7,12 @@ merge by adding totals and counts (clu's ``Average``), so the training and
 held-out numbers agree on identical data for any batch size and any mask.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _checks
 from ._data import gather
+from ._placement import Placement
 from ._reduce import call_with_mask
 from .metrics import get as get_metric
 from .objectives import accepts_mask
@@ -65,7 +65,7 @@ def resolve_metrics(metrics):
         if name in resolved:
             raise ValueError(f"metrics: two metrics are named {name!r}; give them distinct names "
                              f"with a dict, e.g. {{'{name}': ..., '{name}_2': ...}}.")
-        resolved[name] = _checks.objective_callable(get_metric(metric), f'metric {name!r}', minimised=False)
+        resolved[name] = _checks.objective_callable(get_metric(metric), f'metric {name!r}')
     return resolved
 
 
@@ -110,7 +110,7 @@ def mean_of(sums, axis=None):
     >>> mean_of({'loss': (np.array([2.0, 6.0]), np.array([1.0, 3.0]))}, axis=0)
     {'loss': 2.0}
     """
-    sums = jax.device_get(sums)
+    sums = Placement.to_host(sums)
     out = {}
     for name, (total, count) in sums.items():
         total, count = np.sum(np.asarray(total, np.float64), axis), np.sum(np.asarray(count, np.float64), axis)

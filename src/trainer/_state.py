@@ -89,3 +89,10 @@ def batch_template(model, batch_size):
                 lambda x: jnp.broadcast_to(x, (batch_size,) + jnp.shape(x)), state.value)
         state.value = strong(state.value)
     return {k: s.value for k, s in states.items()}
+
+
+def load_template(model, template):
+    """Write ``template`` (``{path: value}``) into ``model``'s hidden states (inside a traced step)."""
+    states = hidden_states(model)
+    for key, value in template.items():
+        states[key].value = value

@@ -1,7 +1,6 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
 import brainstate
-import braintools
 import jax
 import numpy as np
 
@@ -9,11 +8,14 @@ from . import _checks, _checkpoint
 from ._compile_cache import enable_compile_cache
 from ._data import as_dataset, eval_indices, to_device
 from ._errors import NonFiniteLossError
-from ._fit import Best, Epochs, FitPlan
+from ._fit import Best, Epochs, FitPlan, mode_sign
 from ._forward import rollout
 from ._params import param_values
+from ._placement import Placement
+from ._prediction import predict
 from ._program import Program
 from ._progress import ProgressBar
+from ._reduce import refuse_score
 from ._result import TrainResult
 from ._scores import as_sums, make_score, mean_of, resolve_metrics
 from ._state import batch_template
@@ -60,7 +62,13 @@ class Trainer:
         ``callback(info)`` once per epoch with ``info = {'epoch', 'history',
         'model'}``; returning ``True`` stops training.
     progress : bool, default True
-        Show a progress bar over epochs.
+        Show a progress bar over epochs (process 0 only).
+    devices : None, 'all', int, list of jax.Device or jax.sharding.Mesh, optional
+        Split each batch over these devices (data parallel): ``None`` is the
+        default device; ``'all'`` is ``jax.devices()`` (every device of every
+        process, see :func:`trainer.distributed.initialize`); ``n`` the first
+        ``n``; a ``Mesh`` must have a ``'batch'`` axis. ``batch_size`` is the
+        global batch and must divide by the device count.
 
     Examples
     --------
@@ -78,8 +86,8 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
-                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True):
-        self.objective = _checks.objective_callable(objective, 'objective')
+                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None):
+        self.objective = refuse_score(_checks.objective_callable(objective, 'objective'), 'Trainer')
         if forward is not None and not callable(forward):
             raise TypeError(f"forward must be callable(model, inputs) -> prediction, got {forward!r}.")
         if lr_schedule not in ('epoch', 'step'):
@@ -99,16 +107,17 @@ class Trainer:
         self.callbacks, self.progress = list(callbacks or []), progress
         self.weights = model.states(brainstate.ParamState)
         _checks.has_trainable(self.weights, 'Trainer')
-        _check_unshared(self.optimizer, self.weights)
+        _checks.unshared(self.optimizer, self.weights)
         register(self.optimizer, self.weights)
-        self.program = Program(model, self.optimizer)
+        self.placement = Placement(devices)
+        self.program = Program(model, self.optimizer, self.placement)
         self.history, self._last_batch_size = [], None
 
     # -- the compiled programs -------------------------------------------------
     def _key(self):
         # Everything the traces close over besides their arguments and brainstate.environ.
         return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
-                self.lr_schedule)
+                self.lr_schedule, self.placement.key)
 
     def _score(self):
         return make_score(self.model, self.forward, self.objective, self.metrics)
@@ -141,8 +150,8 @@ class Trainer:
 
     def _evaluator(self, ds, batch_size, state):
         """``evaluate(state) -> (state, means)`` over ``ds``, compiled ahead of time now."""
-        data = to_device(ds)
-        idx, weights = jax.device_put(eval_indices(len(ds), batch_size))
+        data = to_device(ds, self.placement)
+        idx, weights = self.placement.batched(jax.device_put(eval_indices(len(ds), batch_size)), axis=1)
         with brainstate.environ.context(dt=ds.dt):
             future = self.program.ahead('eval', self._key(), self._eval_build, state, (data,), (idx, weights))
 
@@ -172,7 +181,7 @@ class Trainer:
             raise ValueError(
                 f"inputs have {ds.n_features} features per step but the model expects "
                 f"{expected} (model.n_input); build the model with n_input={ds.n_features}.")
-        _check_output(self._output_shape(ds, batch_size), ds)
+        _checks.output_width(self._output_shape(ds, batch_size), ds)
 
     def _output_shape(self, ds, batch_size):
         """The forward's output shape on one abstract batch (the model holds the template)."""
@@ -214,6 +223,7 @@ class Trainer:
         if batch_size is None:
             batch_size = min(self._last_batch_size or 256, len(ds))
         batch_size = _checks.positive_int('batch_size', batch_size, fix='Pass None for the default.')
+        self.placement.check_batch(batch_size)
         with brainstate.environ.context(dt=ds.dt):
             template = batch_template(self.model, batch_size)
         self._check_data(ds, batch_size, padded=True)
@@ -264,19 +274,20 @@ class Trainer:
                           monitor, mode, patience, min_delta, compile_epoch)
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
-        if checkpoint is not None:
+        main = jax.process_index() == 0  # only process 0 writes files and shows progress
+        if checkpoint is not None and main:
             _checkpoint.check_writable(checkpoint)
         self.program.compiles = {'train': 0, 'eval': 0}
         epochs, template = self._prepare(plan)
         state, best, start = self._start(plan, template, resume_from)
-        bar = ProgressBar(plan.n_epochs, enabled=self.progress)
+        bar = ProgressBar(plan.n_epochs, enabled=self.progress and main)
         stopped = False
         try:
             for epoch in range(start, plan.n_epochs + 1):
                 state = self._epoch(epochs, state, epoch, best)
                 best.update(self.history[-1][plan.monitor], epoch, state.params, plan)
-                if checkpoint is not None:
-                    _checkpoint.save(checkpoint, state, best.params, {
+                if checkpoint is not None and main:
+                    _checkpoint.save(checkpoint, Placement.to_host(state), Placement.to_host(best.params), {
                         'epoch': epoch, 'seed': plan.seed, 'batch_size': plan.batch_size,
                         'history': self.history, **best.progress()})
                 bar.update(epoch, {k: v for k, v in self.history[-1].items() if k not in ('epoch', 'lr', 'time')})
@@ -295,6 +306,7 @@ class Trainer:
         batch_size = _checks.positive_int(
             'batch_size', batch_size, at_most=len(train),
             fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
+        self.placement.check_batch(batch_size)
         if patience is not None:
             _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
         names = ['loss', *self.metrics]
@@ -304,7 +316,7 @@ class Trainer:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         return FitPlan(
             train, held_out, _checks.positive_int('n_epochs', n_epochs), batch_size, seed, shuffle,
-            _checks.positive_int('eval_every', eval_every), monitor, _mode_sign(mode, monitor),
+            _checks.positive_int('eval_every', eval_every), monitor, mode_sign(mode, monitor),
             patience, min_delta, bool(compile_epoch), tuple(names))
 
     def _prepare(self, plan):
@@ -319,7 +331,8 @@ class Trainer:
         evaluate = None if plan.held_out is None else self._evaluator(plan.held_out, plan.batch_size, state)
         with brainstate.environ.context(dt=plan.train.dt):
             train_fn = self._train_fn(plan.compile_epoch)
-        return Epochs(plan, train_fn, evaluate, to_device(plan.train), self.program.compiles), template
+        return Epochs(plan, train_fn, evaluate, to_device(plan.train, self.placement), self.program.compiles,
+                      self.placement), template
 
     def _start(self, plan, template, resume_from):
         state = self.program.read(template)
@@ -328,6 +341,7 @@ class Trainer:
             self.history = []
             return state, best, 1
         state, best.params, progress = _checkpoint.load(resume_from, state)
+        state = self.placement.state(state)
         if (progress['seed'], progress['batch_size']) != (plan.seed, plan.batch_size):
             raise ValueError(
                 f"resume_from was written with seed={progress['seed']}, batch_size="
@@ -377,38 +391,23 @@ class Trainer:
         return TrainResult(list(self.history), plan.monitor, best.epoch, best.value, best_params,
                            stopped, dict(self.program.compiles), self.model)
 
+    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31):
+        """Outputs, choices and (``record=``) hidden trajectories of the model on ``dataset``.
 
-def _check_output(shape, ds):
-    """Labels within the model's output width; a regression target as wide as the prediction."""
-    if ds.n_classes is not None and np.issubdtype(ds.targets.dtype, np.integer):
-        if ds.targets.size and ds.targets.min() < 0:
-            raise ValueError(f"targets hold a negative class label ({int(ds.targets.min())}); "
-                             "labels must be 0, 1, ..., n_classes - 1.")
-        width = shape[-1]
-        if ds.n_classes > width:
-            raise ValueError(
-                f"targets hold class labels up to {ds.n_classes - 1} but the model outputs "
-                f"{width} values per step; build the model with {ds.n_classes} outputs "
-                f"(e.g. RateRNN(..., n_output={ds.n_classes})).")
-    elif len(shape) == ds.targets.ndim and shape[-1] != ds.targets.shape[-1]:
-        raise ValueError(
-            f"the model outputs {shape[-1]} values per step but the targets have "
-            f"{ds.targets.shape[-1]}; build the model with n_output={ds.targets.shape[-1]}.")
+        Runs :func:`trainer.analysis.predict` with this trainer's model,
+        forward and compiled-program owner; see there for the arguments.
+        Returns a :class:`trainer.analysis.Prediction`.
 
-
-def _check_unshared(optimizer, weights):
-    registered = {id(s) for s in jax.tree.leaves(optimizer.param_states.to_pytree(),
-                                                 is_leaf=lambda x: isinstance(x, brainstate.State))}
-    if registered and registered != {id(s) for s in weights.values()}:
-        raise ValueError(
-            "optimizer is already registered with another model's weights (was it given to "
-            "another Trainer?); give each Trainer its own optimizer, e.g. "
-            "braintools.optim.Adam(lr=1e-2).")
-
-
-def _mode_sign(mode, monitor):
-    if mode == 'auto':
-        return 1.0 if 'acc' in monitor else -1.0
-    if mode not in ('min', 'max'):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
-    return 1.0 if mode == 'max' else -1.0
+        Examples
+        --------
+        >>> import braintools, datasets
+        >>> from trainer import Trainer, objectives
+        >>> from trainer.models import RateRNN
+        >>> data = datasets.load_dataset('delayed_match_task', n_trials=12, seq_len=4, n_symbols=2)
+        >>> trainer = Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2),
+        ...                   objective=objectives.cross_entropy(), progress=False)
+        >>> trainer.predict(data, record=True)
+        Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
+        """
+        return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
+                       record=record, max_bytes=max_bytes, program=self.program)

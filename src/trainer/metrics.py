@@ -1,7 +1,9 @@
 """Metric builders: ``metric(prediction, target, mask=None) -> scalar``.
 
 Metrics have the shape of :mod:`trainer.objectives` (and share its label
-alignment and masked reduction), but are for reporting, not for gradients.
+alignment and masked reduction), but are for reporting, not for gradients:
+``fc_corr``, ``cosine_sim`` and ``fcd`` report brainmass's score (1.0 for a
+perfect match).
 The regression and cross-entropy objectives double as metrics and are
 re-exported here; :func:`get` resolves the names the command line uses.
 
@@ -69,6 +71,9 @@ _BUILDERS = {
     'cross_entropy': cross_entropy,
     'fc_corr': objectives.fc_corr,
     'fc_rmse': objectives.fc_rmse,
+    'fcd': objectives.fcd,
+    'fcd_ks': objectives.fcd_ks,
+    'fcd_wasserstein': objectives.fcd_wasserstein,
     'mae': mae,
     'mse': mse,
     'rmse': rmse,
@@ -102,7 +107,7 @@ def get(name_or_callable):
     >>> metrics.get('acc')
     Traceback (most recent call last):
     ...
-    ValueError: Unknown metric 'acc'; available: accuracy, cosine_sim, cross_entropy, fc_corr, fc_rmse, mae, mse, rmse, steady_state, timeseries_rmse.
+    ValueError: Unknown metric 'acc'; available: accuracy, cosine_sim, cross_entropy, fc_corr, fc_rmse, fcd, fcd_ks, fcd_wasserstein, mae, mse, rmse, steady_state, timeseries_rmse.
     """
     if isinstance(name_or_callable, str):
         key = name_or_callable.strip().lower()

@@ -40,11 +40,13 @@ class GainPopulation(brainstate.nn.Dynamics):
         self.g = Param(g, fit=True)
 
     def init_state(self, batch_size=None):
+        """Start the rate ``r`` at zero, ``(batch_size, in_size)`` or ``(in_size,)``."""
         self.r = brainstate.HiddenState(
             braintools.init.param(braintools.init.Constant(0.0), self.varshape, batch_size)
         )
 
     def update(self, inp=0.0):
+        """Advance one Euler step of ``dt`` driven by ``inp``; return the new rate."""
         r = self.r.value
         dr = (-r + self.g.value() * jnp.tanh(inp)) / self.tau
         self.r.value = r + dr * brainstate.environ.get_dt()
@@ -125,4 +127,5 @@ class RateRNN(brainstate.nn.Module):
                                             b_init=zeros)
 
     def update(self, x):
+        """One time step: ``x_t`` ``(batch, n_input)`` -> ``y_t`` ``(batch, n_output)``."""
         return self.readout(self.cell(x))

@@ -1,10 +1,15 @@
 """Objective builders: ``loss(prediction, target, mask=None) -> scalar``.
 
-Every public function here is a *builder*: it takes keyword-only
-configuration and returns a small named function ``loss`` that is jit / grad /
-vmap-safe and unit-aware. Builders compose with :func:`combine`; the maths
-comes from :mod:`braintools.metric` (the shared checks and compiled kernels
-live in ``trainer._reduce``).
+Every builder here takes its configuration by keyword (FCD's ``window_size``
+and ``step_size`` may also be positional, as in brainmass) and returns a small
+named function ``loss`` (or ``score``) that is jit / grad / vmap-safe and
+unit-aware. Builders compose with :func:`combine`; the maths comes from
+:mod:`braintools.metric` (the shared checks and compiled kernels live in
+``trainer._reduce``, the FCD family in ``trainer._fcd``). Names, defaults and
+numbers are brainmass 0.1.1's wherever brainmass has the name
+(``timeseries_rmse``, ``fc_corr``, ``fc_rmse``, ``cosine_sim``, ``fcd``,
+``fcd_distribution``, ``ks_distance``, ``wasserstein_1d``, ``fcd_ks``,
+``fcd_wasserstein``, ``combine``).
 
     >>> import numpy as np
     >>> from trainer import objectives
@@ -20,23 +25,30 @@ Units
     The value comes back as a plain array expressed in the *prediction's*
     unit (``mse`` of mV traces is a number of mV**2), so ``loss +
     model.reg_loss()`` works and differentiates. Scale-invariant objectives
-    (``fc_corr``, ``fc_rmse``, ``cosine_sim``) strip units first, as does
+    (``fc_corr``, ``fc_rmse``, ``cosine_sim``, the FCD family) strip units first, as does
     ``steady_state`` (the seed's loss, kept exactly).
 Masks
     ``mask`` holds float weights (0 = ignore) aligned with the *leading* axes
     of the per-element loss, so a ``(B, T)`` mask covers a ``(B, T, N)``
     output. Masked means are ``sum(l * m) / max(sum(m), tiny)``: a padded
-    trial whose mask row is all zero contributes nothing.
+    trial whose mask row is all zero contributes nothing. Objectives of
+    whole series (FC, cosine, FCD) take a mask of whole trials only.
+Scores
+    ``fc_corr()``, ``cosine_sim()`` and ``fcd()`` return brainmass's *score*
+    (1.0 for a perfect match, to maximise); ``as_loss=True`` gives the loss
+    ``1 - score``. A score carries ``is_score``, and ``Fitter`` and ``Trainer``
+    refuse to minimise one. As metrics, scores report the score.
 """
 
 import math
 import numbers
 
 import brainunit as u
-import jax
 import jax.numpy as jnp
 
 from . import _checks, _reduce
+from ._compose import accepts_mask, combine, is_score, per_trial
+from ._fcd import fcd, fcd_distribution, fcd_ks, fcd_wasserstein, ks_distance, wasserstein_1d
 
 __all__ = sorted([
     'accepts_mask',
@@ -45,12 +57,19 @@ __all__ = sorted([
     'cross_entropy',
     'fc_corr',
     'fc_rmse',
+    'fcd',
+    'fcd_distribution',
+    'fcd_ks',
+    'fcd_wasserstein',
+    'is_score',
+    'ks_distance',
     'mae',
     'mse',
     'per_trial',
     'rmse',
     'steady_state',
     'timeseries_rmse',
+    'wasserstein_1d',
 ])
 
 
@@ -173,18 +192,27 @@ def steady_state(*, n_tail=50):
     return loss
 
 
-def fc_corr():
-    """Build ``1 - corr`` between the upper triangles of two FC matrices.
+def fc_corr(*, as_loss=False):
+    """Build brainmass's functional-connectivity correlation: a score, or with ``as_loss`` a loss.
 
     The functional connectivity (FC) of a ``(time, regions)`` series is its
-    region-by-region Pearson correlation. Scale-invariant, so units are
-    stripped. Leading axes beyond ``(time, regions)`` are trials: each is
-    scored and the scores averaged (``mask`` of the batch shape weights them).
+    region-by-region Pearson correlation; this is the Pearson correlation of
+    the two FC upper triangles (:func:`braintools.metric.matrix_correlation`,
+    1.0 for the same pattern). Scale-invariant, so units are stripped. Leading
+    axes beyond ``(time, regions)`` are trials: each is scored and the scores
+    averaged (``mask`` of the batch shape weights them).
+
+    Parameters
+    ----------
+    as_loss : bool, default False
+        ``False``: the correlation in ``[-1, 1]``, a score to *maximise*
+        (``is_score`` is true, so ``Fitter`` refuses to minimise it).
+        ``True``: ``1 - correlation`` in ``[0, 2]``, a loss to minimise.
 
     Returns
     -------
     callable
-        ``loss(prediction, target, mask=None) -> scalar`` in ``[0, 2]``.
+        ``score(prediction, target, mask=None) -> scalar`` (``loss`` with ``as_loss``).
 
     Examples
     --------
@@ -192,20 +220,25 @@ def fc_corr():
     >>> from trainer import objectives
     >>> x = np.random.default_rng(0).standard_normal((40, 4))
     >>> round(float(objectives.fc_corr()(3.0 * x, x)), 6)
+    1.0
+    >>> round(float(objectives.fc_corr(as_loss=True)(3.0 * x, x)), 6)
     0.0
     """
-
-    def loss(prediction, target, mask=None):
+    def score(prediction, target, mask=None):
         return _reduce.series_loss(_reduce.fc_corr_score, prediction, target, mask, 'fc_corr', min_regions=3)
 
-    return loss
+    def loss(prediction, target, mask=None):
+        return _reduce.series_loss(_reduce.fc_corr_loss, prediction, target, mask, 'fc_corr', min_regions=3)
+
+    return loss if _reduce.as_loss_flag(as_loss) else _reduce.mark_score(score)
 
 
 def fc_rmse():
-    """Build the RMSE between the upper triangles of two FC matrices.
+    """Build brainmass's FC RMSE: the RMSE between two FC matrices over all n**2 entries.
 
-    Only off-diagonal pairs count, each once (the diagonal is always 1).
-    Scale-invariant; batching and masks as in :func:`fc_corr`.
+    The diagonal (always 1 - 1) is included, as in brainmass, so the value is
+    the off-diagonal RMSE times ``sqrt(1 - 1/n)``. Scale-invariant; batching
+    and masks as in :func:`fc_corr`.
 
     Returns
     -------
@@ -227,8 +260,8 @@ def fc_rmse():
     return loss
 
 
-def cosine_sim(*, epsilon=1e-8):
-    """Build ``1 - cosine similarity`` between two flattened series.
+def cosine_sim(*, as_loss=False, epsilon=1e-8):
+    """Build brainmass's cosine similarity of two flattened series: a score, or a loss.
 
     Scale-invariant, so units are stripped. A ``(time, features)`` series (or
     a vector) is one sample; leading axes beyond two are trials, scored and
@@ -236,29 +269,37 @@ def cosine_sim(*, epsilon=1e-8):
 
     Parameters
     ----------
+    as_loss : bool, default False
+        ``False``: the cosine similarity in ``[-1, 1]``, a score to maximise.
+        ``True``: ``1 - cosine similarity`` in ``[0, 2]``, a loss.
     epsilon : float, default 1e-8
-        Norm floor forwarded to :func:`braintools.metric.cosine_similarity`.
+        Norm floor forwarded to :func:`braintools.metric.cosine_similarity`
+        (brainmass passes 0.0, which gives NaN for an all-zero series).
 
     Returns
     -------
     callable
-        ``loss(prediction, target, mask=None) -> scalar`` in ``[0, 2]``.
+        ``score(prediction, target, mask=None) -> scalar`` (``loss`` with ``as_loss``).
 
     Examples
     --------
     >>> import numpy as np
     >>> from trainer import objectives
-    >>> float(objectives.cosine_sim()(np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])))
-    1.0
+    >>> a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])
+    >>> float(objectives.cosine_sim()(a, b)), float(objectives.cosine_sim(as_loss=True)(a, b))
+    (0.0, 1.0)
     """
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not 0 <= epsilon < math.inf:
         raise ValueError(f"epsilon must be a finite float >= 0, got {epsilon!r}.")
-    score = _reduce.cosine_score(float(epsilon))
+    score_kernel, loss_kernel = (_reduce.cosine_score(float(epsilon), flag) for flag in (False, True))
+
+    def score(prediction, target, mask=None):
+        return _reduce.series_loss(score_kernel, prediction, target, mask, 'cosine_sim', min_regions=1)
 
     def loss(prediction, target, mask=None):
-        return _reduce.series_loss(score, prediction, target, mask, 'cosine_sim', min_regions=1)
+        return _reduce.series_loss(loss_kernel, prediction, target, mask, 'cosine_sim', min_regions=1)
 
-    return loss
+    return loss if _reduce.as_loss_flag(as_loss) else _reduce.mark_score(score)
 
 
 def cross_entropy():
@@ -293,108 +334,3 @@ def cross_entropy():
         return _reduce.label_loss(_reduce.cross_entropy_score, prediction, target, mask, 'cross_entropy')
 
     return loss
-
-
-def combine(*weighted_objectives):
-    """Build the weighted sum of objectives (like ``optax.chain`` for losses).
-
-    Parameters
-    ----------
-    *weighted_objectives : tuple of (float, callable)
-        ``(weight, objective)`` pairs. A two-argument objective works on
-        unmasked data and raises ``ValueError`` when a mask is passed.
-
-    Returns
-    -------
-    callable
-        ``loss(prediction, target, mask=None) -> scalar`` equal to
-        ``sum(weight * objective(prediction, target[, mask]))``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from trainer import objectives
-    >>> loss = objectives.combine((2.0, objectives.rmse()), (0.5, objectives.rmse()))
-    >>> float(loss(np.ones(3), np.zeros(3)))
-    2.5
-    """
-    if not weighted_objectives:
-        raise ValueError("combine needs at least one (weight, objective) pair, got none.")
-    pairs = []
-    for i, pair in enumerate(weighted_objectives):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise ValueError(f"combine argument {i} must be a (weight, objective) pair, got {pair!r}.")
-        weight, objective = pair
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
-            raise ValueError(f"combine argument {i}: the weight must be a finite number, got {weight!r}.")
-        if not callable(objective):
-            raise ValueError(
-                f"combine argument {i}: the objective must be callable, got {objective!r}; "
-                "pass a built objective such as objectives.mse(), not objectives.mse."
-            )
-        pairs.append((float(weight), objective))
-
-    def loss(prediction, target, mask=None):
-        return sum(w * _reduce.call_with_mask(fn, prediction, target, mask, 'combine') for w, fn in pairs)
-
-    return loss
-
-
-def per_trial(objective):
-    """Lift a single-trial objective to a batch: its mean over trials.
-
-    ``objective(prediction, target)`` written for one trial (a Fitter
-    objective, say) becomes ``loss(prediction, target, mask=None)`` over a
-    leading trial axis, with ``jax.vmap``; a ``(B,)`` mask weights the trials.
-    This is how a fixed target fits with the ``Trainer``: one trial, batch 1.
-
-    Parameters
-    ----------
-    objective : callable
-        ``objective(prediction, target) -> scalar`` for one trial.
-
-    Returns
-    -------
-    callable
-        ``loss(prediction, target, mask=None) -> scalar``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from trainer import objectives
-    >>> loss = objectives.per_trial(objectives.steady_state(n_tail=2))
-    >>> prediction = np.array([[1., 2., 3.], [0., 0., 1.]])   # two trials
-    >>> float(loss(prediction, np.array([2.5, 0.5])))          # (0 + 0) / 2
-    0.0
-    """
-    if not callable(objective):
-        raise ValueError(f"per_trial needs a callable objective, got {objective!r}.")
-
-    def loss(prediction, target, mask=None):
-        scores = jax.vmap(objective)(prediction, target)
-        if jnp.ndim(scores) != 1:
-            raise ValueError(
-                f"per_trial: the objective must return a scalar per trial, got shape "
-                f"{jnp.shape(scores)[1:]}; reduce it inside the objective.")
-        _reduce.check_mask(mask, jnp.shape(scores), 'per_trial')
-        return _reduce.weighted_mean(scores, mask)
-
-    return loss
-
-
-def accepts_mask(fn):
-    """Tell whether objective ``fn`` can take a mask.
-
-    True when ``fn`` has a ``mask`` parameter, a third positional parameter,
-    or ``*args``; False for a two-argument ``fn(prediction, target)`` or when
-    the signature cannot be read.
-
-    Examples
-    --------
-    >>> from trainer import objectives
-    >>> objectives.accepts_mask(objectives.mse())
-    True
-    >>> objectives.accepts_mask(lambda prediction, target: 0.0)
-    False
-    """
-    return _reduce.mask_style(fn) is not None

@@ -1,0 +1,51 @@
+"""A plain optax transform is accepted wherever a braintools optimizer is, and steps the same."""
+
+import math
+
+import braintools
+import brainunit as u
+import numpy as np
+import optax
+import pytest
+
+import datasets
+from trainer import Fitter, Simulator, Trainer, objectives
+from trainer._checks import optax_optimizer
+from trainer.models import GainPopulation, RateRNN
+
+
+def predict(m):
+    return Simulator(m, dt=0.1 * u.ms).run(6. * u.ms, inputs=lambda i, t: 1.0, monitors=['r'])['r']
+
+
+def test_braintools_optimizer_passes_through_unchanged():
+    adam = braintools.optim.Adam(lr=0.1)
+    assert optax_optimizer(adam) is adam
+
+
+@pytest.mark.parametrize('bad', ['adam', optax.adam, object()], ids=['string', 'factory', 'object'])
+def test_anything_else_is_refused_with_both_fixes(bad):
+    with pytest.raises(TypeError, match=r'braintools\.optim\.Adam\(lr=1e-2\).*optax\.adam\(1e-2\)'):
+        optax_optimizer(bad)
+
+
+def test_fitter_with_optax_adam_matches_braintools_adam():
+    histories = []
+    for optimizer in (optax.adam(0.1), braintools.optim.Adam(lr=0.1)):
+        fitter = Fitter(GainPopulation(1, g=0.5), optimizer,
+                        objective=objectives.steady_state(n_tail=20), predict=predict)
+        histories.append(fitter.fit(target=0.3, n_steps=15).history)
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    assert histories[0][-1] < histories[0][0]
+
+
+def test_trainer_with_optax_transform_trains_and_reports_unknown_lr():
+    data = datasets.delayed_match_task(64, seq_len=6, n_symbols=2, seed=0)
+    results = []
+    for optimizer in (optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
+                      braintools.optim.Adam(lr=1e-2, grad_clip_norm=1.0)):
+        trainer = Trainer(RateRNN(2, 8, 2, seed=0), optimizer,
+                          objective=objectives.cross_entropy(), progress=False)
+        results.append(trainer.fit(data, n_epochs=2, batch_size=16))
+    np.testing.assert_allclose(results[0].curve('loss'), results[1].curve('loss'), rtol=1e-5)
+    assert all(math.isnan(lr) for lr in results[0].curve('lr'))  # inside optax, not readable

@@ -1,0 +1,112 @@
+"""Data parallel: one fit split over forced host devices, and over two processes (no accelerator)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import braintools
+import numpy as np
+import pytest
+from jax.sharding import Mesh
+
+import datasets
+from trainer import Trainer, distributed, objectives
+from trainer.models import RateRNN
+
+SCRIPT = os.path.join(os.path.dirname(__file__), 'scripts', 'data_parallel_fit.py')
+
+
+def run(tmp_path, configs, n_host_devices):
+    out = str(tmp_path / 'out.json')
+    env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={n_host_devices}')
+    subprocess.run([sys.executable, SCRIPT, out, json.dumps(configs)], check=True, env=env, timeout=240,
+                   capture_output=True)
+    return json.load(open(out))
+
+
+def assert_same_fit(a, b):
+    for ra, rb in zip(a['history'], b['history'], strict=True):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            assert rb[k] == pytest.approx(ra[k], rel=1e-5), k
+    for k in a['params']:
+        np.testing.assert_allclose(b['params'][k], a['params'][k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def four_devices(tmp_path_factory):
+    """One process with 4 host devices: one-device references, sharded fits, a bad batch size."""
+    configs = [[None, 0, 16], [None, 1, 16], [4, 0, 16], [2, 1, 16], [4, 1, 16], [4, 0, 10]]
+    return dict(zip(map(tuple, configs), run(tmp_path_factory.mktemp('dp'), configs, 4)))
+
+
+@pytest.mark.parametrize('devices, compile_epoch', [(4, 0), (2, 1), (4, 1)], ids=['4-per-step', '2-epoch', '4-epoch'])
+def test_sharded_fit_equals_one_device(four_devices, devices, compile_epoch):
+    reference, sharded = four_devices[(None, compile_epoch, 16)], four_devices[(devices, compile_epoch, 16)]
+    assert sharded['n_devices'] == 4
+    assert_same_fit(reference, sharded)
+    assert sharded['compilations'] == {'train': 1, 'eval': 1}
+    assert sharded['all_reduce']  # the held-out sums are reduced by XLA's collectives
+    assert not reference['all_reduce']
+
+
+def test_batch_must_divide_over_devices(four_devices):
+    assert four_devices[(4, 0, 10)]['error'].startswith(
+        'batch_size=10 does not divide over 4 devices; use a multiple of 4')
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_equal_one(tmp_path, four_devices):
+    port, ckpt = _free_port(), str(tmp_path / 'ckpt-{pid}.msgpack')
+    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1')
+    procs = [subprocess.Popen([sys.executable, SCRIPT, str(tmp_path / f'p{pid}.json'), '[["all", 0, 16]]',
+                               str(pid), '2', str(port), ckpt], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in (0, 1)]
+    try:
+        assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            p.kill()
+    outs = [json.load(open(tmp_path / f'p{pid}.json'))[0] for pid in (0, 1)]
+    assert outs[0]['n_devices'] == 2
+    for out in outs:
+        assert_same_fit(four_devices[(None, 0, 16)], out)
+    # Only process 0 wrote its checkpoint, and it resumes in one process to the same end.
+    assert os.path.exists(ckpt.format(pid=0)) and not os.path.exists(ckpt.format(pid=1))
+    train, held_out = datasets.delayed_match_task(96, seq_len=6, n_symbols=2, seed=0).split(64, seed=0)
+
+    def trainer():
+        return Trainer(RateRNN(2, 8, 2, cell='vanilla'), braintools.optim.Adam(lr=1e-2), progress=False,
+                       objective=objectives.cross_entropy(), metrics=['accuracy'])
+
+    fit = dict(held_out=held_out, n_epochs=4, batch_size=16)
+    straight = trainer().fit(train, **fit)
+    resumed = trainer().fit(train, resume_from=ckpt.format(pid=0), **fit)
+    for a, b in zip(straight.history, resumed.history):
+        assert b['loss'] == pytest.approx(a['loss'], rel=1e-5)
+        assert b['held_out_loss'] == pytest.approx(a['held_out_loss'], rel=1e-5)
+
+
+@pytest.mark.parametrize('devices, match', [
+    (0, r'devices=0 must be between 1 and jax.device_count\(\)=1'),
+    (5, r'devices=5 must be between 1 and jax.device_count\(\)=1'),
+    ('gpu', "devices must be None, 'all', a positive int"),
+    (Mesh(np.asarray(__import__('jax').devices()), ('data',)), "must have an axis named 'batch'"),
+], ids=['zero', 'too-many', 'string', 'mesh-without-batch'])
+def test_bad_devices(devices, match):
+    with pytest.raises(ValueError, match=match):
+        Trainer(RateRNN(2, 8, 2), braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
+                devices=devices)
+
+
+def test_initialize_twice_is_refused(monkeypatch):
+    monkeypatch.setattr(distributed, '_initialized', [True])
+    with pytest.raises(RuntimeError, match='already called'):
+        distributed.initialize('127.0.0.1:1', num_processes=1, process_id=0)
