@@ -25,8 +25,9 @@ TITLES = {
     'batching': '5. Batching',
     'scaling': '6. Scaling and memory',
     'devices': '7. Data parallel over devices',
+    'ensemble': '8. Ensembles of K networks',
 }
-ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices')
+ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble')
 STATUS = {'met': 'met', 'missed': '**missed**', 'unreachable': '**unreachable here**'}
 
 

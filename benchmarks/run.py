@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
-WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices')
+WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices', 'ensemble')
 
 
 NEEDS = {'horn': 'brainmass', 'eval': 'brainmass'}

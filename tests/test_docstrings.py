@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     'trainer.__main__', 'trainer._checkpoint', 'trainer._checks', 'trainer._compiles', 'trainer._fitter', 'trainer._forward',
+    'trainer._ensemble', 'trainer._ensemble_result',
     'trainer._params', 'trainer._progress', 'trainer._result', 'trainer._simulator',
     'trainer._trainer', 'trainer.models', 'trainer._prediction', 'trainer._fixed_points',
     'trainer._per_condition', 'trainer._psychometric', 'trainer._trajectories',

@@ -32,3 +32,10 @@ def test_train_delayed_match_writes_into_the_folder_it_runs_from(tmp_path, monke
         assert (tmp_path / name).stat().st_size > 100
     assert sorted(os.listdir(HERE)) == before  # nothing written into the source tree
 
+
+def test_seed_ensemble(tmp_path):
+    result = load('seed_ensemble').main(str(tmp_path), n_members=3, n_epochs=2, n_trials=160)
+    assert len(result.members) == 3 and result.n_compilations == {'train': 1, 'eval': 1}
+    assert result.summary()['best_held_out_acc']['n'] == 3
+    for name in ('seed_ensemble_spread.png', 'seed_ensemble_curves.png'):
+        assert (tmp_path / name).stat().st_size > 5000

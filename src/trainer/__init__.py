@@ -20,6 +20,8 @@ owner (``trainer._program``) as a pure function of an explicit state.
 
 from . import analysis, metrics, models, objectives
 from ._checkpoint import load_checkpoint
+from ._ensemble import Ensemble
+from ._ensemble_result import EnsembleResult
 from ._errors import NonFiniteLossError
 from ._fitter import FitResult, Fitter
 from ._params import rename_params
@@ -29,6 +31,8 @@ from ._forward import rollout
 from ._trainer import Trainer
 
 __all__ = sorted([
+    'Ensemble',
+    'EnsembleResult',
     'FitResult',
     'Fitter',
     'NonFiniteLossError',

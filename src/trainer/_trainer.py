@@ -122,37 +122,38 @@ class Trainer:
     def _score(self):
         return make_score(self.model, self.forward, self.objective, self.metrics)
 
+    def _train_build(self):
+        """The uncompiled train step ``batch(data, idx, advance) -> (sums, finite)`` (an Ensemble vmaps it)."""
+        score = self._score()
+        step = make_train_step(self.model, self.optimizer, self.weights,
+                               lambda data, idx: score(data, idx, None),
+                               clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
+
+        def batch(data, idx, advance):
+            loss, (values, count), finite = step(data, idx, advance)
+            return as_sums(loss, values, count), finite
+
+        return batch
+
+    def _eval_build(self):
+        """The uncompiled held-out step ``batch(data, idx, weight) -> sums``."""
+        loss_of = make_loss(self.model, self._score())
+
+        def batch(data, idx, weight):
+            loss, (values, count) = loss_of(data, idx, weight)
+            return as_sums(loss, values, count)
+
+        return batch
+
     def _train_fn(self, compile_epoch):
-        def build():
-            score = self._score()
-            step = make_train_step(self.model, self.optimizer, self.weights,
-                                   lambda data, idx: score(data, idx, None),
-                                   clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
-
-            def batch(data, idx, advance):
-                loss, (values, count), finite = step(data, idx, advance)
-                return as_sums(loss, values, count), finite
-
-            return batch
-
-        return self.program.jit('train', (compile_epoch, *self._key()), build, scan=compile_epoch)
+        return self.program.jit('train', (compile_epoch, *self._key()), self._train_build, scan=compile_epoch)
 
     def _evaluator(self, ds, batch_size, state):
         """``evaluate(state) -> (state, means)`` over ``ds``, compiled ahead of time now."""
         data = to_device(ds, self.placement)
         idx, weights = self.placement.batched(jax.device_put(eval_indices(len(ds), batch_size)), axis=1)
-
-        def build():
-            loss_of = make_loss(self.model, self._score())
-
-            def batch(data, idx, weight):
-                loss, (values, count) = loss_of(data, idx, weight)
-                return as_sums(loss, values, count)
-
-            return batch
-
         with brainstate.environ.context(dt=ds.dt):
-            future = self.program.ahead('eval', self._key(), build, state, (data,), (idx, weights))
+            future = self.program.ahead('eval', self._key(), self._eval_build, state, (data,), (idx, weights))
 
         def evaluate(state):
             state, sums = future.result()(state, (data,), (idx, weights))
