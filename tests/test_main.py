@@ -206,3 +206,16 @@ def test_no_compile_cache_flag(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, 'enable_compile_cache', lambda: calls.append(True))
     cli.main([*TINY, '--epochs', '1', '--out', str(tmp_path), '--no-progress'])
     assert calls == []
+
+
+def test_ensemble_trains_k_seeds_and_writes_their_summary(tmp_path, capsys):
+    assert cli.main(['train', '--task', 'delayed_match_task', '--ensemble', '3', '--n-trials', '40',
+                     '--epochs', '2', '--hidden', '4', '--out', str(tmp_path), '--no-progress',
+                     '--no-compile-cache']) == 0
+    summary = json.load(open(tmp_path / 'summary.json'))
+    assert summary['final_held_out_acc']['n'] == 3  # one value per seed
+    assert summary['final_held_out_acc']['min'] <= summary['final_held_out_acc']['mean'] \
+        <= summary['final_held_out_acc']['max']
+    out = printed_lines(capsys)[0]
+    assert any(line.startswith('best member:') for line in out)
+    assert_fits(out)

@@ -120,6 +120,9 @@ def _parser():
         help='stop after this many epochs without a better held-out value' + recipe)
     add('--compile-epoch', action='store_const', const=True, default=None,
         help='run each epoch as one compiled loop' + recipe)
+    add('--ensemble', metavar='K', type=positive_int,
+        help='train K networks (seeds SEED..SEED+K-1) in one compiled program on the final task '
+             '(no curriculum); writes the across-seed summary and a plot')
     add('--devices', metavar='all|N', type=devices_arg,
         help='split each batch over these devices (data parallel; default: one device)')
     add('--coordinator', metavar='HOST:PORT',
@@ -305,6 +308,8 @@ def train(args):
     main = jax.process_index() == 0  # only process 0 writes files and shows progress
     out, linked = _run_folder(args) if main else (None, False)
     say(f'{args.task}: {recipe.describe()}')
+    if args.ensemble is not None:
+        return _train_ensemble(args, recipe, out, linked)
     try:
         run = train_task(args.task, recipe, seed=args.seed, progress=not args.no_progress and main,
                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'),
@@ -325,6 +330,46 @@ def train(args):
         f'held out at the end: {scores}')
     print(_where(out, linked), flush=True)
     return run
+
+
+def _train_ensemble(args, recipe, out, linked):
+    """``train --ensemble K``: K seeds of the recipe's network on the final task, one program."""
+    import json
+    import datasets
+    from trainer import Ensemble
+    from trainer._task_run import _optimizer, _scoring
+    from trainer.models import RateRNN
+
+    data = datasets.load_dataset(args.task, n_trials=recipe.n_trials, seed=args.seed, **recipe.stages()[-1])
+    train_set, held_out = data.split(1 - recipe.held_out, seed=args.seed)
+    n_output = data.n_classes if data.n_classes is not None else data.targets.shape[-1]
+    seeds = [args.seed + k for k in range(args.ensemble)]
+    objective, metrics, monitor = _scoring(recipe)
+    optimizer, lr_schedule = _optimizer(recipe)
+    models = [RateRNN(data.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=s) for s in seeds]
+    ensemble = Ensemble(models, optimizer, objective=objective, metrics=metrics,
+                        grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
+                        progress=not args.no_progress and out is not None)
+    result = ensemble.fit(train_set, held_out=held_out, n_epochs=recipe.n_epochs,
+                          batch_size=recipe.batch_size, seed=args.seed, seeds=seeds, monitor=monitor,
+                          patience=recipe.patience, compile_epoch=recipe.compile_epoch,
+                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'))
+    if out is None:
+        return result
+    summary = result.summary()
+    result.to_csv(os.path.join(out, 'history.csv'))
+    result.to_json(os.path.join(out, 'history.json'))
+    with open(os.path.join(out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1, default=float)
+    result.plot(os.path.join(out, 'curves.png'))
+    number = lambda v: '-' if v is None else f'{v:.4g}'  # noqa: E731
+    for key, stats in summary.items():
+        say(f"{key}: mean {number(stats.get('mean'))}, sd {number(stats.get('sd'))}, "
+            f"min {number(stats.get('min'))}, max {number(stats.get('max'))} ({stats.get('n')} members)")
+    say(f'best member: {result.best_member} (seed {seeds[result.best_member]})'
+        if result.best_member is not None else 'no member has a best epoch')
+    print(_where(out, linked), flush=True)
+    return result
 
 
 def main(argv=None):
