@@ -8,9 +8,11 @@ reference to something that is not documented -- and names from other
 packages stay plain code.
 """
 
+import functools
 import importlib
 import importlib.util
 import os
+import pkgutil
 import re
 import sys
 
@@ -47,32 +49,109 @@ def _public_module(module_path):
     return '.'.join(part for part in module_path.split('.') if not part.startswith('_'))
 
 
-def resolve(target, module_path):
-    """The documented path ``target`` names, seen from the module ``module_path``."""
-    if target.split('.')[0] in OURS:
+@functools.lru_cache(maxsize=None)
+def public_modules():
+    """Each package of ours and its public submodules: those with a page, each documenting its ``__all__``."""
+    found = []
+    for package in OURS:
+        found.append(package)
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            if not info.name.startswith('_'):
+                found.append(f'{package}.{info.name}')
+    return tuple(found)
+
+
+def _exports(module):
+    try:
+        return getattr(importlib.import_module(module), '__all__', ())
+    except ImportError:
+        return ()
+
+
+def _entry(module, name):
+    """The name in ``module.__all__`` whose entry documents ``name``: an alias (``timeseries_rmse =
+    rmse``) is documented once, under its first name in sorted order."""
+    runtime = importlib.import_module(module)
+    obj = getattr(runtime, name)
+    return min((other for other in runtime.__all__ if getattr(runtime, other) is obj), default=name)
+
+
+def _member(cls_path, name):
+    """``'method'`` for a documented member of the class (method, property), ``'field'`` for a
+    data attribute (described in the class's own entry), ``None`` for no member of that name."""
+    module, _, qualname = cls_path.rpartition(':')
+    try:
+        cls = importlib.import_module(module)
+        for part in qualname.split('.'):
+            cls = getattr(cls, part)
+    except (ImportError, AttributeError):
+        return None
+    if callable(getattr(cls, name, None)) or isinstance(getattr(cls, name, None), property):
+        return 'method'
+    annotated = any(name in vars(base).get('__annotations__', {}) for base in getattr(cls, '__mro__', ()))
+    return 'field' if annotated or hasattr(cls, name) else None
+
+
+def resolve(target, module_path, cls=None):
+    """The documented path ``target`` names, seen from the module ``module_path`` (and from inside
+    the class ``cls``, its name within that module, where the docstring is a class's or a member's).
+
+    A bare name resolves, in order, to a member of ``cls``; to a name in the ``__all__`` of the
+    public module the source belongs to; to a name in the ``__all__`` of any public module (a
+    private module such as ``trainer._fcd`` is published through ``trainer.objectives``).
+    """
+    first, _, rest = target.partition('.')
+    if first in OURS:
+        module = next((m for m in sorted(public_modules(), key=len, reverse=True)
+                       if target.startswith(m + '.')), None)
+        if module is not None:
+            name, _, tail = target[len(module) + 1:].partition('.')
+            if name in _exports(module):
+                return '.'.join(filter(None, (module, _entry(module, name), tail)))
         return target
+    if cls is not None:
+        kind = _member(f'{module_path}:{cls}', first)
+        if kind is not None:
+            owner = resolve(cls, module_path)
+            return owner if kind == 'field' and not rest else f'{owner}.{target}'
     here = _public_module(module_path)
-    candidates = [f'{here}.{target}', f'{here.split(".")[0]}.{target}']
-    return next((c for c in candidates if _exists(c)), candidates[0])
+    modules = [here] if here in public_modules() else []
+    modules += [m for m in public_modules() if m not in modules]
+    for module in modules:
+        if first in _exports(module) and _exists(f'{module}.{target}'):
+            return '.'.join(filter(None, (module, _entry(module, first), rest)))
+    return f'{here}.{target}'  # nothing of ours: a link the strict build refuses
 
 
-def _another_package(target, module_path):
+def _another_package(target, module_path, cls=None):
     first = target.split('.')[0]
     if first in OURS or _exists(f'{_public_module(module_path)}.{first}') \
-            or _exists(f'{module_path.split(".")[0]}.{first}'):
+            or _exists(f'{module_path.split(".")[0]}.{first}') \
+            or any(first in _exports(m) for m in public_modules()) \
+            or (cls is not None and _member(f'{module_path}:{cls}', first)):
         return False
     return importlib.util.find_spec(first) is not None
 
 
-def rewrite(text, module_path):
-    """Replace every Sphinx role in ``text``."""
+def rewrite(text, module_path, cls=None):
+    """Replace every Sphinx role in ``text`` (the docstring of an object in ``module_path``, within
+    the class ``cls`` where it is a class's or a member's)."""
     def link(match):
         short, target = match.groups()
         shown = target.rsplit('.', 1)[-1] if short else target
-        if _another_package(target, module_path):
+        if _another_package(target, module_path, cls):
             return f'`{shown}`'  # e.g. braintools.metric: no page of ours to link to
-        return f'[`{shown}`][{resolve(target, module_path)}]'
+        return f'[`{shown}`][{resolve(target, module_path, cls)}]'
     return ROLE.sub(link, text)
+
+
+def _enclosing_class(obj):
+    """The name within its module of the class ``obj`` is or belongs to, else ``None``."""
+    while obj is not None and not obj.is_module:
+        if obj.is_class:
+            return obj.path[len(obj.module.path) + 1:]
+        obj = obj.parent
+    return None
 
 
 class SphinxRoles(griffe.Extension):
@@ -80,7 +159,7 @@ class SphinxRoles(griffe.Extension):
 
     def on_instance(self, *, obj, **kwargs):
         if obj.docstring is not None and ':' in obj.docstring.value:
-            obj.docstring.value = rewrite(obj.docstring.value, obj.module.path)
+            obj.docstring.value = rewrite(obj.docstring.value, obj.module.path, _enclosing_class(obj))
 
 
 class PublicDocstrings(griffe.Extension):

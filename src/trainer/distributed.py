@@ -32,6 +32,8 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None, lo
     local_device_ids : list of int, optional
         The local devices this process drives.
 
+    Notes
+    -----
     On the CPU backend this also selects gloo collectives
     (``jax_cpu_collectives_implementation='gloo'``), so the whole path runs
     without accelerators. Call it before anything touches a JAX device.

@@ -23,8 +23,16 @@ from ._task_run import TaskRun, angular_error, train_task
 __all__ = sorted(['DEFAULT_RECIPE', 'RECIPES', 'Recipe', 'TaskRun', 'angular_error',
                   'recipe_for', 'train_task'])
 
-# For a registered task without its own entry (e.g. one a user registered).
 DEFAULT_RECIPE = Recipe()
+"""The :class:`Recipe` :func:`recipe_for` gives a registered task without its own entry in
+:data:`RECIPES` (e.g. one a user registered): the ``Recipe()`` defaults.
+
+Examples
+--------
+>>> from trainer.recipes import DEFAULT_RECIPE, Recipe
+>>> DEFAULT_RECIPE == Recipe(), DEFAULT_RECIPE.n_epochs
+(True, 30)
+"""
 
 # Fixed targets are one unchanging trial to fit, not a task to learn from many.
 _FIXED_TARGETS = ('multi_region_signal', 'steady_state_target')
@@ -80,6 +88,17 @@ RECIPES = {
     'ready_set_go': Recipe(n_epochs=25, lr_schedule='cosine'),
     'single_context_decision_making': Recipe(n_epochs=20, lr_schedule='cosine'),
 }
+"""Each task's tuned :class:`Recipe`, by registered dataset name: what ``train --task NAME``
+runs. A ``note`` records what the recipe was measured to fix (e.g. why a curriculum).
+
+Examples
+--------
+>>> from trainer.recipes import RECIPES
+>>> RECIPES['go_no_go'].n_epochs
+10
+>>> RECIPES['delay_direction_reproduction'].metric
+'angular_error'
+"""
 
 
 def recipe_for(task):
