@@ -217,13 +217,16 @@ class Fitter:
         register(self.optimizer, weights)
         program = Program(self.model, self.optimizer)
         step = program.jit('fit', (self.objective, self.predict, self.loss_fn, self.transient),
-                           lambda: make_train_step(self.model, self.optimizer, weights, self._compute_loss))
-        state, advance = program.read(), np.bool_(False)
+                           lambda: _one_transfer(make_train_step(self.model, self.optimizer, weights,
+                                                                 self._compute_loss)))
+        # Arguments put on the device once: a Python float or numpy flag would be copied every step.
+        state, advance = program.read(), jax.device_put(np.bool_(False))
+        target = jax.device_put(target) if _is_numeric(target) else target
         history, best_loss, best, best_pred = [], float('inf'), None, None
         for i in range(n_steps):
             # The loss of step i is measured at the parameters before its update.
-            new, (loss, prediction, finite) = step(state, target, advance)
-            loss, finite = (float(x) for x in jax.device_get((loss, finite)))
+            new, (status, prediction) = step(state, target, advance)
+            loss, finite = (float(x) for x in np.asarray(status))  # one host transfer per step
             history.append(loss)
             if not finite:
                 # The failed update touches nothing: the optimizer as before it, the best parameters.
@@ -274,3 +277,17 @@ def _all_finite(target):
     except (TypeError, ValueError):  # not numeric (a pytree, say): the objective judges it
         return True
     return bool(np.all(np.isfinite(values)))
+
+
+def _is_numeric(target):
+    return isinstance(target, (int, float, np.ndarray, np.generic)) and not isinstance(target, bool)
+
+
+def _one_transfer(step):
+    """``step`` returning ``([loss, finite], aux)``: the host reads both with one transfer."""
+    def fit_step(*args):
+        loss, aux, finite = step(*args)
+        loss = jnp.asarray(loss, jnp.float32)
+        return jnp.stack([loss, finite.astype(jnp.float32)]), aux
+
+    return fit_step

@@ -13,12 +13,12 @@ from ._forward import rollout
 from ._params import param_values
 from ._placement import Placement
 from ._prediction import predict
-from ._program import Program
+from ._program import Program, environ_key
 from ._progress import ProgressBar
 from ._reduce import refuse_score
 from ._result import TrainResult
 from ._scores import as_sums, make_score, mean_of, resolve_metrics
-from ._state import batch_template
+from ._state import batch_template, load_template
 from ._step import make_loss, make_train_step, register
 from .objectives import accepts_mask
 
@@ -112,6 +112,7 @@ class Trainer:
         self.placement = Placement(devices)
         self.program = Program(model, self.optimizer, self.placement)
         self.history, self._last_batch_size = [], None
+        self._shapes, self._templates = {}, {}
 
     # -- the compiled programs -------------------------------------------------
     def _key(self):
@@ -184,8 +185,18 @@ class Trainer:
         _checks.output_width(self._output_shape(ds, batch_size), ds)
 
     def _output_shape(self, ds, batch_size):
-        """The forward's output shape on one abstract batch (the model holds the template)."""
+        """The forward's output shape on one abstract batch (the model holds the template).
+
+        Cached per forward, input shape and ``dt``: an evaluation loop traces it once.
+        """
         inputs = jax.ShapeDtypeStruct((batch_size, ds.n_steps, ds.n_features), ds.inputs.dtype)
+        with brainstate.environ.context(dt=ds.dt):
+            key = (self.forward, inputs.shape, inputs.dtype, environ_key())
+        if key not in self._shapes:
+            self._shapes[key] = self._trace_output_shape(ds, inputs)
+        return self._shapes[key]
+
+    def _trace_output_shape(self, ds, inputs):
         try:
             with brainstate.environ.context(dt=ds.dt):
                 out = brainstate.transform.eval_shape(lambda x: self.forward(self.model, x), inputs)
@@ -200,6 +211,18 @@ class Trainer:
                             f"(batch, n_outputs), got {type(out).__name__}: {out!r:.80}; return "
                             "only the prediction (record other values with trainer.predict).")
         return out.shape
+
+    def _template(self, ds, batch_size):
+        """The hidden-state template for ``batch_size`` under ``ds.dt``, loaded into the model.
+
+        Built once per (batch size, dt) with ``init_all_states`` (eager work), then reused.
+        """
+        with brainstate.environ.context(dt=ds.dt):
+            key = (batch_size, environ_key())
+            if key not in self._templates:
+                self._templates[key] = batch_template(self.model, batch_size)
+            load_template(self.model, self._templates[key])  # a first trace sees these shapes
+        return self._templates[key]
 
     # -- public API --------------------------------------------------------------
     def evaluate(self, dataset, *, batch_size=None):
@@ -224,8 +247,7 @@ class Trainer:
             batch_size = min(self._last_batch_size or 256, len(ds))
         batch_size = _checks.positive_int('batch_size', batch_size, fix='Pass None for the default.')
         self.placement.check_batch(batch_size)
-        with brainstate.environ.context(dt=ds.dt):
-            template = batch_template(self.model, batch_size)
+        template = self._template(ds, batch_size)
         self._check_data(ds, batch_size, padded=True)
         state = self.program.read(template)
         state, means = self._evaluator(ds, batch_size, state)(state)
@@ -321,8 +343,7 @@ class Trainer:
 
     def _prepare(self, plan):
         """Template, shape checks, compiled programs (held-out compiling in the background)."""
-        with brainstate.environ.context(dt=plan.train.dt):
-            template = batch_template(self.model, plan.batch_size)
+        template = self._template(plan.train, plan.batch_size)
         self._check_data(plan.train, plan.batch_size, padded=False)
         if plan.held_out is not None:
             self._check_data(plan.held_out, plan.batch_size, padded=True)
