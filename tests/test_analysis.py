@@ -19,6 +19,8 @@ from trainer.models import GainPopulation, RateRNN
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), '..', 'examples', 'analyze_decision_network.py')
 
+pytestmark = pytest.mark.xdist_group('analysis')  # one worker: the module fixtures are built once
+
 
 def outputs_choosing(choices, n_classes=2):
     choices = np.asarray(choices)

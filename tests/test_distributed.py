@@ -17,6 +17,8 @@ from trainer.models import RateRNN
 
 SCRIPT = os.path.join(os.path.dirname(__file__), 'scripts', 'data_parallel_fit.py')
 
+pytestmark = pytest.mark.xdist_group('distributed')  # one worker: the module fixtures are built once
+
 
 def run(tmp_path, configs, n_host_devices):
     out = str(tmp_path / 'out.json')
@@ -38,11 +40,11 @@ def assert_same_fit(a, b):
 @pytest.fixture(scope='module')
 def four_devices(tmp_path_factory):
     """One process with 4 host devices: one-device references, sharded fits, a bad batch size."""
-    configs = [[None, 0, 16], [None, 1, 16], [4, 0, 16], [2, 1, 16], [4, 1, 16], [4, 0, 10]]
+    configs = [[None, 0, 16], [None, 1, 16], [4, 0, 16], [2, 1, 16], [4, 0, 10]]
     return dict(zip(map(tuple, configs), run(tmp_path_factory.mktemp('dp'), configs, 4)))
 
 
-@pytest.mark.parametrize('devices, compile_epoch', [(4, 0), (2, 1), (4, 1)], ids=['4-per-step', '2-epoch', '4-epoch'])
+@pytest.mark.parametrize('devices, compile_epoch', [(4, 0), (2, 1)], ids=['4-per-step', '2-epoch'])
 def test_sharded_fit_equals_one_device(four_devices, devices, compile_epoch):
     reference, sharded = four_devices[(None, compile_epoch, 16)], four_devices[(devices, compile_epoch, 16)]
     assert sharded['n_devices'] == 4

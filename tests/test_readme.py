@@ -44,8 +44,9 @@ def test_the_readme_has_its_sections_blocks():
 
 @pytest.fixture(scope='module')
 def compile_cache(tmp_path_factory):
-    # Shared by the blocks' processes: a program two blocks compile alike is compiled once.
-    return str(tmp_path_factory.mktemp('jax-cache'))
+    # Shared by the blocks' processes (and the test session's, see conftest): a program
+    # compiled alike twice is compiled once.
+    return os.environ.get('TRAINER_TEST_JAX_CACHE') or str(tmp_path_factory.mktemp('jax-cache'))
 
 
 @pytest.mark.parametrize('block', BLOCKS, ids=[first_line(b)[:40] for b in BLOCKS])
