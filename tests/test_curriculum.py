@@ -147,3 +147,123 @@ def test_a_padded_stage_scores_like_the_unpadded_one():
     a, b = trainer.evaluate(plain, batch_size=16), trainer.evaluate(padded, batch_size=16)
     assert a['loss'] == pytest.approx(b['loss'], rel=1e-5)
     assert a['acc'] == b['acc']
+
+
+# -- Trainer.fit(curriculum): the mechanism, not accuracy numbers -------------------
+
+def _trainer(seed=0, **kwargs):
+    import braintools
+    from trainer import Trainer, metrics, objectives
+    from trainer.models import RateRNN
+    return Trainer(RateRNN(4, 8, 2, seed=seed), braintools.optim.Adam(lr=1e-2),
+                   objective=objectives.cross_entropy(), metrics={'acc': metrics.accuracy()},
+                   progress=False, **kwargs)
+
+
+def small(**kwargs):
+    """Three stages of 4, 6 and 10 steps; 40 trials each, 30 train (3 batches of 10), 10 held out."""
+    return curriculum(**{"n_trials": 40, "held_out": 0.25, **kwargs})
+
+
+def _without_time(history):
+    return [{k: v for k, v in row.items() if k != 'time'} for row in history]
+
+
+def test_stage_splits_are_the_stage_trials_split_by_the_seed():
+    c = small(seed=3)
+    train, held_out = c.stage_splits(1)
+    expected = datasets.load_dataset(TASK, n_trials=40, seed=3, seq_len=6).split(0.75, seed=3)
+    for part, reference in zip((train, held_out), expected):
+        np.testing.assert_array_equal(part.inputs, reference.inputs)
+        np.testing.assert_array_equal(part.targets, reference.targets)
+    assert (len(train), len(held_out)) == (30, 10) and c.stage_splits(1)[0] is train  # drawn once
+    everything, none = small(held_out=0.0).stage_splits(0)
+    assert len(everything) == 40 and none is None
+    padded, _ = small(pad=True).stage_splits(2)  # the longest stage gets a mask too: one structure
+    assert padded.n_steps == 10 and padded.mask is not None
+
+
+def test_fit_advances_on_the_threshold_and_stays_in_the_last_stage():
+    result = _trainer().fit(small(threshold=0.0), n_epochs=5, batch_size=10)
+    assert [row['stage'] for row in result.history] == [0, 1, 2, 2, 2]
+    assert [row['epoch'] for row in result.history] == [1, 2, 3, 4, 5]
+    # One compilation per distinct trial length (4, 6, 10 steps), train and held out.
+    assert result.n_compilations == {'train': 3, 'eval': 3}
+    never = _trainer().fit(small(threshold=2.0), n_epochs=3, batch_size=10)
+    assert [row['stage'] for row in never.history] == [0, 0, 0]
+
+
+def test_each_stage_trains_on_its_own_trials_with_its_own_shuffle():
+    c = small(threshold=0.0)
+    trainer = _trainer(seed=3)
+    result = trainer.fit(c, n_epochs=2, batch_size=10, seed=5)
+    # The same two epochs by hand: one plain fit per stage on the curriculum's splits.
+    manual = _trainer(seed=3)
+    first = manual.fit(c.stage_splits(0)[0], held_out=c.stage_splits(0)[1], n_epochs=1,
+                       batch_size=10, seed=5, restore_best=False)
+    second = manual.fit(c.stage_splits(1)[0], held_out=c.stage_splits(1)[1], n_epochs=1,
+                        batch_size=10, seed=6)  # stage s shuffles with seed + s, from its epoch 1
+    expected = [dict(first.history[0], stage=0), dict(second.history[0], epoch=2, stage=1)]
+    assert _without_time(result.history) == _without_time(expected)
+
+
+def test_padded_stages_compile_once():
+    result = _trainer().fit(small(threshold=0.0, pad=True), n_epochs=3, batch_size=10)
+    assert [row['stage'] for row in result.history] == [0, 1, 2]
+    assert result.n_compilations == {'train': 1, 'eval': 1}
+
+
+def test_patience_and_the_best_epoch_belong_to_the_last_stage():
+    # min_delta=10: only a stage's first epoch is ever "best", every later one waits. Stages 0
+    # and 1 move on at max_epochs_per_stage=3 regardless; patience=1 stops the last stage at
+    # its second epoch, and the best epoch is that stage's first (not the fit's first).
+    c = small(threshold=2.0, max_epochs_per_stage=3)
+    result = _trainer().fit(c, n_epochs=12, batch_size=10, patience=1, min_delta=10.0)
+    assert [row['stage'] for row in result.history] == [0, 0, 0, 1, 1, 1, 2, 2]
+    assert result.stopped_early and (result.best_epoch, result.monitor) == (7, 'held_out_acc')
+    assert result.best_value == result.history[6]['held_out_acc']
+
+
+@pytest.mark.parametrize('stop', [2, 4], ids=['at-a-stage-boundary', 'mid-stage'])
+def test_resume_mid_curriculum_is_bit_identical(tmp_path, stop):
+    c = small(threshold=0.0, min_epochs=2)  # stages of 2, 2 and the rest
+    whole = _trainer().fit(c, n_epochs=6, batch_size=10, seed=1, checkpoint=str(tmp_path / 'a'))
+    first = _trainer()
+    first.fit(small(threshold=0.0, min_epochs=2), n_epochs=stop, batch_size=10, seed=1,
+              checkpoint=str(tmp_path / 'b'))
+    resumed = _trainer().fit(small(threshold=0.0, min_epochs=2), n_epochs=6, batch_size=10, seed=1,
+                             resume_from=str(tmp_path / 'b'))
+    assert [row['stage'] for row in whole.history] == [0, 0, 1, 1, 2, 2]
+    assert _without_time(resumed.history) == _without_time(whole.history)
+    assert (resumed.best_epoch, resumed.best_value) == (whole.best_epoch, whole.best_value)
+    import jax
+    jax.tree.map(np.testing.assert_array_equal, resumed.best_params, whole.best_params)
+
+
+def test_curriculum_fit_refuses_what_it_cannot_honour(tmp_path):
+    trainer = _trainer()
+    held = datasets.delayed_match_task(8, seq_len=4)
+    with pytest.raises(ValueError, match='held_out must be None when training on a Curriculum'):
+        trainer.fit(small(), held_out=held, n_epochs=1, batch_size=10)
+    with pytest.raises(ValueError, match="advances on 'held_out_acc', which is not a history key"):
+        trainer.fit(small(held_out=0.0), n_epochs=1, batch_size=10)
+    plain = tmp_path / 'plain'
+    trainer.fit(datasets.delayed_match_task(20, seq_len=4), n_epochs=1, batch_size=10,
+                checkpoint=str(plain))
+    with pytest.raises(ValueError, match='written by a fit on one dataset, not on a Curriculum'):
+        _trainer().fit(small(), n_epochs=2, batch_size=10, resume_from=str(plain))
+    staged = tmp_path / 'staged'
+    _trainer().fit(small(), n_epochs=1, batch_size=10, checkpoint=str(staged))
+    with pytest.raises(ValueError, match='written by a fit on a Curriculum'):
+        _trainer().fit(datasets.delayed_match_task(20, seq_len=4), n_epochs=2, batch_size=10,
+                       resume_from=str(staged))
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    ({'held_out': 1.0}, r'held_out must be a fraction in \[0, 1\)'),
+    ({'n_trials': 0}, 'n_trials must be a positive int'),
+    ({'pad': 'yes'}, 'pad must be True or False'),
+], ids=['held-out', 'n-trials', 'pad'])
+def test_bad_trial_arguments_are_refused(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        curriculum(**kwargs)

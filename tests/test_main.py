@@ -111,6 +111,10 @@ BAD = {
                      '--task steady_state_target is a fixed target; fit it with trainer.Fitter'),
     'too-few-trials': (['--task', 'delayed_match_task', '--n-trials', '2'],
                        '--n-trials 2 x --held-out 0.2 leaves 0 held-out trials; raise --n-trials'),
+    'resume-missing': (['--resume', 'nowhere.msgpack'],
+                       "--resume nowhere.msgpack: no such file; pass a run's checkpoint.msgpack"),
+    'resume-ensemble': (['--resume', 'nowhere.msgpack', '--ensemble', '2'],
+                        "--resume continues one network's run; drop --ensemble"),
 }
 
 
@@ -124,6 +128,25 @@ def test_bad_flag_is_one_error_line_and_status_2(argv, message, tmp_path, capsys
     if 'did you mean' not in message:  # two long task names may not fit together
         assert_fits(err)
     assert os.listdir(tmp_path) == []  # nothing written before the flags are known to be good
+
+
+def test_resume_continues_a_run_from_its_checkpoint(tmp_path, capsys):
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    assert cli.main(TINY + ['--out', str(first), '--no-progress']) == 0
+    checkpoint = str(first / 'checkpoint.msgpack')
+    assert cli.main([*TINY[:TINY.index('--epochs')], '--epochs', '3', *TINY[TINY.index('--epochs') + 2:],
+                     '--out', str(second), '--no-progress', '--resume', checkpoint]) == 0
+    before = json.load(open(first / 'history.json'))['history']
+    after = json.load(open(second / 'history.json'))['history']
+    drop_time = lambda rows: [{k: v for k, v in row.items() if k != 'time'} for row in rows]  # noqa: E731
+    assert [row['epoch'] for row in after] == [1, 2, 3]
+    assert drop_time(after[:2]) == drop_time(before)  # the resumed run carries the first's epochs on
+    printed_lines(capsys)
+    with pytest.raises(SystemExit) as stop:  # another seed cannot continue it exactly
+        cli.main(TINY + ['--seed', '1', '--out', str(tmp_path / 'third'), '--resume', checkpoint])
+    assert stop.value.code == 2
+    _, err = printed_lines(capsys)
+    assert err[-1].startswith('error: --resume: ') and 'seed=0' in err[-1]
 
 
 def test_bad_flag_from_a_shell_has_no_traceback():

@@ -107,6 +107,7 @@ def test_the_driver_counts_updates_and_numbers_epochs_across_stages(tmp_path):
     assert [row['stage'] for row in run.history] == [0, 1, 1, 1]
     assert [row['epoch'] for row in run.history] == [1, 2, 3, 4]
     assert run.stage_epochs == (1, 3)
+    assert run.n_compilations == {'train': 2, 'eval': 2}  # one per trial length: 3 and 4 steps
     assert run.n_updates == recipe.n_updates == 4 * (51 // 16)
     assert set(run.held_out) == {'loss', 'acc'} and run.monitor == 'held_out_acc'
 
@@ -118,6 +119,7 @@ def test_a_stage_that_never_crosses_moves_on_at_max_epochs_per_stage():
     assert [row['stage'] for row in run.history] == [0, 0, 1, 1, 2]
     # Padded to the longest stage (5 steps), the final task (4 steps) included.
     assert run.held_out_data.n_steps == 5 and run.best_value is not None
+    assert run.n_compilations == {'train': 1, 'eval': 1}  # three stages, one shape
 
 
 def test_a_curriculum_that_never_finishes_reports_no_best_value():

@@ -32,17 +32,20 @@ class Curriculum:
     learns within minutes when its delay grows from 100 ms to 1000 ms, and
     sits at chance for as long with the full delay from the start.
 
-    The interface a training loop drives (``Trainer.fit(curriculum, ...)``)::
+    A curriculum also fixes its trials: every stage draws ``n_trials`` with
+    ``seed`` and keeps a ``held_out`` fraction of them aside, so
+    ``Trainer.fit(curriculum, ...)`` needs no other data, and a resumed run
+    sees exactly the trials the first one saw. The loop the Trainer runs::
 
         for stage in range(len(curriculum)):
-            data = curriculum.stage_dataset(stage, n_trials=..., seed=...)
+            train, held_out = curriculum.stage_splits(stage)
             rows = []                               # this stage's history rows
             while epochs are left:
-                rows.append(train_one_epoch(data))  # each row with 'stage': stage
+                rows.append(train_one_epoch(train, held_out))  # each row with 'stage': stage
                 if curriculum.should_advance(stage, rows):
                     break
 
-    and resumes from a history with :meth:`position`.
+    and it resumes from a history with :meth:`position`.
 
     Parameters
     ----------
@@ -66,6 +69,18 @@ class Curriculum:
         last stage); ``None`` waits for the threshold.
     mode : {'auto', 'max', 'min'}, default 'auto'
         ``'auto'`` maximises keys containing ``'acc'`` and minimises the rest.
+    n_trials : int, default 512
+        Trials a dict stage draws (a TaskDataset stage keeps its own).
+    held_out : float, default 0.2
+        The fraction of each stage's trials held out (``0``: none, and the
+        monitor must then be a training key such as ``'acc'``).
+    seed : int, default 0
+        Seeds each dict stage's trials and every stage's held-out split.
+    pad : bool, default False
+        Pad every stage to the longest one's trial length under a zero loss
+        mask (:meth:`stage_dataset`'s ``n_steps``): one compiled step serves
+        all stages, each as long as the longest. Without padding a fit
+        compiles once per distinct trial length.
 
     Raises
     ------
@@ -89,7 +104,7 @@ class Curriculum:
     """
 
     def __init__(self, stages, *, task=None, monitor='held_out_acc', threshold=0.9, min_epochs=1,
-                 max_epochs_per_stage=None, mode='auto'):
+                 max_epochs_per_stage=None, mode='auto', n_trials=512, held_out=0.2, seed=0, pad=False):
         if isinstance(stages, (TaskDataset, dict)) or not hasattr(stages, '__len__') or not len(stages):
             raise ValueError(
                 f'stages must be a non-empty list of TaskDataset or dict stages, got {stages!r}; '
@@ -110,6 +125,13 @@ class Curriculum:
             raise ValueError(f'threshold must be a finite number, got {threshold!r}.')
         if mode not in ('auto', 'max', 'min'):
             raise ValueError(f"mode must be 'auto', 'max' or 'min', got {mode!r}.")
+        if isinstance(held_out, bool) or not isinstance(held_out, numbers.Real) or not 0 <= held_out < 1:
+            raise ValueError(f'held_out must be a fraction in [0, 1) of each stage\'s trials, got '
+                             f'{held_out!r}; e.g. held_out=0.2.')
+        if not isinstance(pad, bool):
+            raise TypeError(f'pad must be True or False, got {pad!r}.')
+        self.n_trials = check_positive_int('n_trials', n_trials)
+        self.held_out, self.seed, self.pad = float(held_out), check_index_int('seed', seed), pad
         self.stages, self.task = tuple(stages), task
         self.monitor, self.threshold = monitor, float(threshold)
         self.min_epochs = check_positive_int('min_epochs', min_epochs)
@@ -117,6 +139,7 @@ class Curriculum:
             'max_epochs_per_stage', max_epochs_per_stage)
         self.maximize = ('acc' in monitor) if mode == 'auto' else mode == 'max'
         self.n_steps = self._check_stages()
+        self._splits = {}
 
     def _probe(self, i):
         stage = self.stages[i]
@@ -148,7 +171,8 @@ class Curriculum:
                            for s in self.stages)
         return (f'Curriculum([{stages}], task={self.task!r}, monitor={self.monitor!r}, '
                 f'threshold={self.threshold:g}, min_epochs={self.min_epochs}, '
-                f'max_epochs_per_stage={self.max_epochs_per_stage})')
+                f'max_epochs_per_stage={self.max_epochs_per_stage}, n_trials={self.n_trials}, '
+                f'held_out={self.held_out:g}, seed={self.seed}, pad={self.pad})')
 
     @property
     def max_steps(self):
@@ -194,6 +218,33 @@ class Curriculum:
             ds = load_dataset(self.task, n_trials=check_positive_int('n_trials', n_trials),
                               seed=check_index_int('seed', seed), **spec)
         return ds if n_steps is None else pad_steps(ds, n_steps)
+
+    def stage_splits(self, stage):
+        """The training and held-out trials of ``stage``: what ``Trainer.fit`` trains on there.
+
+        The stage's :meth:`stage_dataset` (``n_trials`` trials drawn with
+        ``seed``, padded to :attr:`max_steps` with ``pad=True``), split by a
+        ``seed``-ed permutation into ``1 - held_out`` and ``held_out``.
+
+        Returns
+        -------
+        tuple
+            ``(train, held_out)`` TaskDatasets; ``held_out`` is ``None``
+            when the curriculum holds none out.
+
+        Examples
+        --------
+        >>> import datasets
+        >>> c = datasets.Curriculum([{'seq_len': 4}, {}], task='delayed_match_task', n_trials=20)
+        >>> [len(part) for part in c.stage_splits(0)]
+        [16, 4]
+        """
+        if stage not in self._splits:  # the same arrays every time: draw them once
+            ds = self.stage_dataset(stage, n_trials=self.n_trials, seed=self.seed,
+                                    n_steps=self.max_steps if self.pad else None)
+            self._splits[stage] = (ds, None) if not self.held_out else ds.split(
+                1 - self.held_out, seed=self.seed)
+        return self._splits[stage]
 
     def should_advance(self, stage, rows):
         """Whether training should move on from ``stage`` after these epochs of it.
@@ -267,14 +318,16 @@ class Curriculum:
 
 
 def pad_steps(ds, n_steps):
-    """``ds`` with every trial padded at its end to ``n_steps`` steps, scored as before."""
+    """``ds`` with every trial padded at its end to ``n_steps`` steps under a mask, scored as before."""
     n_steps = check_positive_int('n_steps', n_steps)
     if n_steps < ds.n_steps:
         raise ValueError(
             f'n_steps must be at least the stage\'s own {ds.n_steps} steps, got {n_steps}; '
             f'pad to the longest stage (Curriculum.max_steps).')
-    if n_steps == ds.n_steps:
+    if n_steps == ds.n_steps and ds.mask is not None:
         return ds
+    # A dataset of the full length still gets its mask: every padded stage then has the same
+    # arrays (and pytree structure), so one compiled step serves them all.
     extra = n_steps - ds.n_steps
     if ds.mask is not None:
         mask = ds.mask

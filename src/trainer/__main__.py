@@ -131,6 +131,9 @@ def _parser():
     add('--process-id', metavar='I', type=seed_int, help="this process's rank (0 writes the files)")
     add('--distributed', action='store_true',
         help='join a multi-process run whose coordinator, size and rank JAX detects (SLURM srun)')
+    add('--resume', metavar='CHECKPOINT',
+        help='continue the run that wrote this checkpoint.msgpack (same task, flags and seed), '
+             'in its curriculum stage, at its epoch')
     add('--out', metavar='DIR', help='output folder (default: a new runs/<task>-<timestamp>)')
     add('--runs-dir', metavar='DIR', default='runs',
         help='parent of the per-run folders and of `latest`')
@@ -298,6 +301,10 @@ def train(args):
     """Run the ``train`` command; returns the :class:`trainer.recipes.TaskRun`."""
     _join_processes(args)
     _check_task(args.task)
+    if args.resume is not None and args.ensemble is not None:
+        raise UsageError('--resume continues one network\'s run; drop --ensemble')
+    if args.resume is not None and not os.path.isfile(args.resume):
+        raise UsageError(f'--resume {args.resume}: no such file; pass a run\'s checkpoint.msgpack')
     recipe = recipe_of(args)
     if not args.no_compile_cache:
         enable_compile_cache()
@@ -313,7 +320,11 @@ def train(args):
     try:
         run = train_task(args.task, recipe, seed=args.seed, progress=not args.no_progress and main,
                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'),
-                         devices=args.devices)
+                         resume_from=args.resume, devices=args.devices)
+    except (ValueError, FileNotFoundError) as error:
+        if args.resume is None or 'resume_from=' not in str(error):
+            raise
+        raise UsageError('--resume: ' + str(error).replace('resume_from=', '', 1)) from None
     except NonFiniteLossError as error:
         raise TrainingFailed(f'the loss became NaN or infinite in epoch {len(error.history) + 1}; '
                              f'lower --lr (was {recipe.lr:g})') from None

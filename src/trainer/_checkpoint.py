@@ -146,6 +146,11 @@ def load(path, state):
     return state, best, json.loads(raw['progress'])
 
 
+def progress(path):
+    """The progress record (epoch, seed, history, best epoch...) of a ``fit(checkpoint=...)`` file."""
+    return json.loads(_read(path, 'resume_from')['progress'])
+
+
 def load_checkpoint(path, model, *, best=True):
     """Load a ``fit(checkpoint=...)`` file's parameters into ``model``, for inference.
 

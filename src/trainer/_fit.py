@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from ._compiles import counting
+from ._data import as_dataset
 from ._errors import NonFiniteLossError
 from ._scores import mean_of
 
@@ -46,6 +47,8 @@ class FitPlan:
     min_delta: float
     compile_epoch: bool
     names: tuple  # 'loss' and the metric names, in the order rows show them
+    stage: Optional[int] = None  # the curriculum stage this plan trains, if any
+    offset: int = 0  # epochs before this stage: its shuffles count from 1 again
 
     def evaluates(self, epoch):
         return self.held_out is not None and (epoch % self.eval_every == 0 or epoch == self.n_epochs)
@@ -77,6 +80,79 @@ class Best:
         return {'best_epoch': self.epoch, 'best_value': self.value, 'wait': self.wait}
 
 
+class Stages:
+    """What a fit trains on: one dataset, or a ``datasets.Curriculum``'s stages in turn.
+
+    Parameters
+    ----------
+    train : TaskDataset, tuple or datasets.Curriculum
+    held_out : TaskDataset, tuple or None
+        Must be ``None`` with a curriculum (each stage holds its own out).
+
+    Attributes
+    ----------
+    stage : int or None
+        The current stage (``None`` without a curriculum).
+    rows : list of dict
+        The current stage's history rows.
+    offset : int
+        Epochs trained before the current stage.
+    """
+
+    def __init__(self, train, held_out):
+        self.curriculum = train if isinstance(train, datasets.Curriculum) else None
+        self.stage, self.rows, self.offset = (None if self.curriculum is None else 0), [], 0
+        if self.curriculum is None:
+            self._data = (as_dataset(train, 'train'),
+                          None if held_out is None else as_dataset(held_out, 'held_out'))
+        elif held_out is not None:
+            raise ValueError(
+                "held_out must be None when training on a Curriculum: every stage holds out its own "
+                f"trials (Curriculum(held_out={self.curriculum.held_out:g})); got {type(held_out).__name__}. "
+                "Set the fraction on the curriculum, and evaluate other trials with trainer.evaluate.")
+
+    @property
+    def monitor(self):
+        return None if self.curriculum is None else self.curriculum.monitor
+
+    @property
+    def last(self):
+        """Whether the current stage is the last (early stopping applies there only)."""
+        return self.curriculum is None or self.stage == len(self.curriculum) - 1
+
+    @property
+    def starting(self):
+        """Whether a later curriculum stage is at its first epoch (its best epoch is still to find)."""
+        return self.curriculum is not None and self.stage > 0 and not self.rows
+
+    def data(self):
+        """``(train, held_out)`` of the current stage."""
+        return self._data if self.curriculum is None else self.curriculum.stage_splits(self.stage)
+
+    def resume(self, history, path):
+        """Move to where a checkpoint's ``history`` left off."""
+        has_stages = bool(history) and 'stage' in history[0]
+        if self.curriculum is None and has_stages:
+            raise ValueError(f"resume_from={path!r} was written by a fit on a Curriculum; resume it "
+                             "with the same curriculum as train.")
+        if self.curriculum is not None:
+            if history and not has_stages:
+                raise ValueError(f"resume_from={path!r} was written by a fit on one dataset, not on a "
+                                 "Curriculum; resume it with that dataset as train.")
+            self.stage, rows = self.curriculum.position(history)
+            self.rows, self.offset = list(rows), len(history) - len(rows)
+
+    def advance(self, row):
+        """Record an epoch's ``row``; ``True`` when the curriculum moves on to its next stage."""
+        if self.curriculum is None:
+            return False
+        self.rows.append(row)
+        if not self.curriculum.should_advance(self.stage, self.rows):
+            return False
+        self.stage, self.offset, self.rows = self.stage + 1, self.offset + len(self.rows), []
+        return True
+
+
 class Epochs:
     """Run a fit's epochs: its compiled train step (or epoch) and held-out pass, on device data.
 
@@ -102,7 +178,7 @@ class Epochs:
 
     def _train(self, state, epoch):
         plan = self.plan
-        order = dict(seed=plan.seed, epoch=epoch, shuffle=plan.shuffle, drop_remainder=True)
+        order = dict(seed=plan.seed, epoch=epoch - plan.offset, shuffle=plan.shuffle, drop_remainder=True)
         # Under the dataset's dt: the program was keyed on it, and its first call traces.
         with brainstate.environ.context(dt=plan.train.dt), counting(self.compiles, 'train'):
             if plan.compile_epoch:
@@ -137,7 +213,8 @@ class Epochs:
                 f"an update made the parameters NaN or infinite (loss {loss:.6g})"
             raise NonFiniteLossError(f"{what} at epoch {epoch}, step {step}.")
         means = mean_of(sums, axis=0)
-        row = {'epoch': epoch, **{k: means[k] for k in self.plan.names}}
+        row = {'epoch': epoch, **({} if self.plan.stage is None else {'stage': self.plan.stage}),
+               **{k: means[k] for k in self.plan.names}}
         if self.plan.held_out is not None:
             held = dict.fromkeys(self.plan.names)
             if self.plan.evaluates(epoch):

@@ -83,6 +83,9 @@ class TaskRun:
         The final task's held-out trials.
     model : Any
         The trained model.
+    n_compilations : dict
+        Train and held-out compilations of the fit (one per distinct stage
+        length, or one in all with ``pad_stages=True``).
     """
 
     task: str
@@ -97,6 +100,7 @@ class TaskRun:
     wall_s: float
     held_out_data: Any
     model: Any
+    n_compilations: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self, path):
         """Write the history, best point, held-out scores and recipe as JSON to ``path``."""
@@ -140,13 +144,13 @@ def _scoring(recipe):
 
 
 def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None,
-               checkpoint=None, devices=None):
+               checkpoint=None, resume_from=None, devices=None):
     """Train :class:`trainer.models.RateRNN` on a registered task at its recipe.
 
-    Each curriculum stage is one ``Trainer.fit`` on the stage's own trials
-    (the model and optimizer carry over), ended by the curriculum's rule; the
-    last stage, the task itself, takes the rest of the epoch budget, keeps its
-    best held-out epoch, and is evaluated on its held-out trials.
+    The recipe's stages (its curriculum, then the task itself) become a
+    :class:`datasets.Curriculum` and one ``Trainer.fit`` trains through
+    them; the last stage takes the rest of the epoch budget, keeps its best
+    held-out epoch, and is evaluated on its held-out trials.
 
     Parameters
     ----------
@@ -164,9 +168,10 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     log : callable, optional
         Called with each history row as it completes (e.g. ``print``).
     checkpoint : str, optional
-        Passed to every stage's ``Trainer.fit``: a checkpoint of the current
-        stage's progress after every epoch (resuming mid-curriculum is the
-        Trainer's to do).
+        A checkpoint after every epoch (``Trainer.fit(checkpoint=...)``).
+    resume_from : str, optional
+        Continue from such a checkpoint, in the stage and at the epoch it
+        was written (the same task, recipe and seed).
     devices : optional
         Passed to the ``Trainer``: split each batch over these devices.
 
@@ -193,48 +198,25 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     objective, metrics, monitor = _scoring(recipe)
     curriculum = datasets.Curriculum(
         recipe.stages(), task=task, monitor=monitor, threshold=recipe.curriculum_threshold,
-        min_epochs=recipe.curriculum_min_epochs, max_epochs_per_stage=recipe.max_epochs_per_stage)
-    n_steps = curriculum.max_steps if pad_stages else None
-    final = curriculum.stage_dataset(len(curriculum) - 1, n_trials=recipe.n_trials, seed=seed,
-                                     n_steps=n_steps)
-    n_output = final.n_classes if final.n_classes is not None else final.targets.shape[-1]
-    model = RateRNN(final.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
+        min_epochs=recipe.curriculum_min_epochs, max_epochs_per_stage=recipe.max_epochs_per_stage,
+        n_trials=recipe.n_trials, held_out=recipe.held_out, seed=seed, pad=pad_stages)
+    train, held_out = curriculum.stage_splits(len(curriculum) - 1)
+    n_output = train.n_classes if train.n_classes is not None else train.targets.shape[-1]
+    model = RateRNN(train.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
     optimizer, lr_schedule = _optimizer(recipe)
+    callbacks = [] if log is None else [lambda info: log(info['history'][-1])]
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
-                      progress=progress, devices=devices)
-    history, stage_epochs, n_updates, result = [], [], 0, None
-    for stage in range(len(curriculum)):
-        left = recipe.n_epochs - len(history)
-        if left <= 0:
-            break
-        last = stage == len(curriculum) - 1
-        data = final if last else curriculum.stage_dataset(
-            stage, n_trials=recipe.n_trials, seed=seed, n_steps=n_steps)
-        train, held_out = data.split(1 - recipe.held_out, seed=seed)
-        rows = []
-
-        def on_epoch(info, stage=stage, rows=rows):
-            row = {**info['history'][-1], 'epoch': len(history) + len(rows) + 1, 'stage': stage}
-            rows.append(row)
-            if log is not None:
-                log(row)
-            return curriculum.should_advance(stage, rows)
-
-        trainer.callbacks = [on_epoch]
-        result = trainer.fit(train, held_out=held_out, n_epochs=left, batch_size=recipe.batch_size,
-                             seed=seed + stage, monitor=monitor,
-                             patience=recipe.patience if last else None,
-                             restore_best=last, compile_epoch=recipe.compile_epoch,
-                             checkpoint=checkpoint)
-        history.extend(rows)
-        stage_epochs.append(len(rows))
-        n_updates += len(rows) * (len(train) // recipe.batch_size)
-    best_epoch = best_value = None
-    if len(stage_epochs) == len(curriculum) and result.best_epoch is not None:
-        best_epoch = len(history) - stage_epochs[-1] + result.best_epoch
-        best_value = result.best_value
-    _, held_out = final.split(1 - recipe.held_out, seed=seed)
+                      callbacks=callbacks, progress=progress, devices=devices)
+    result = trainer.fit(curriculum, n_epochs=recipe.n_epochs, batch_size=recipe.batch_size,
+                         seed=seed, patience=recipe.patience, compile_epoch=recipe.compile_epoch,
+                         checkpoint=checkpoint, resume_from=resume_from)
+    history = result.history
+    stage_epochs = tuple(sum(row['stage'] == s for row in history)
+                         for s in range(history[-1]['stage'] + 1))
+    n_updates = len(history) * (len(train) // recipe.batch_size)  # every dict stage draws n_trials
+    finished = len(stage_epochs) == len(curriculum)
+    best_epoch, best_value = (result.best_epoch, result.best_value) if finished else (None, None)
     scores = trainer.evaluate(held_out)
-    return TaskRun(task, recipe, history, scores, best_epoch, best_value, monitor, tuple(stage_epochs),
-                   n_updates, time.perf_counter() - start, held_out, model)
+    return TaskRun(task, recipe, history, scores, best_epoch, best_value, monitor, stage_epochs,
+                   n_updates, time.perf_counter() - start, held_out, model, dict(result.n_compilations))

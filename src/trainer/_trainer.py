@@ -8,7 +8,7 @@ from . import _checks, _checkpoint
 from ._compile_cache import enable_compile_cache
 from ._data import as_dataset, eval_indices, to_device
 from ._errors import NonFiniteLossError
-from ._fit import Best, Epochs, FitPlan, mode_sign
+from ._fit import Best, Epochs, FitPlan, Stages, mode_sign
 from ._forward import rollout
 from ._params import param_values
 from ._placement import Placement
@@ -263,7 +263,15 @@ class Trainer:
         Parameters
         ----------
         train, held_out : datasets.TaskDataset or tuple
-            Training trials and (optionally) held-out trials.
+            Training trials and (optionally) held-out trials. ``train`` may
+            be a :class:`datasets.Curriculum` (``held_out`` then ``None``):
+            each stage trains on its own trials and held-out split until the
+            curriculum's rule moves it on; every history row records its
+            ``'stage'``; best epoch, ``patience`` and ``restore_best`` apply
+            within the stage the fit ends in (a new stage's scores are not
+            comparable with an easier one's); stage ``s`` shuffles with
+            ``seed + s``, its epochs counted from 1; a checkpoint resumes in
+            the stage, and at the epoch, it was written.
         n_epochs, batch_size : int
             ``n_epochs`` counts all epochs, resumed ones included. Full batches
             only: the last partial training batch of an epoch is dropped (it
@@ -278,7 +286,8 @@ class Trainer:
         mode : {'auto', 'min', 'max'}
             ``'auto'`` maximises keys containing ``acc``, minimises the rest.
         patience : int, optional
-            Stop after this many evaluations without a ``min_delta`` improvement.
+            Stop after this many evaluations without a ``min_delta`` improvement
+            (in a curriculum's last stage only).
         restore_best : bool, default True
             End at the best epoch's parameters (else at the last).
         compile_epoch : bool, default False
@@ -292,8 +301,13 @@ class Trainer:
             ``~/.cache/brain-trainer/jax``; a string: in that folder), so a
             rerun loads its programs from disk.
         """
-        plan = self._plan(train, held_out, n_epochs, batch_size, seed, shuffle, eval_every,
-                          monitor, mode, patience, min_delta, compile_epoch)
+        stages = Stages(train, held_out)
+        options = dict(n_epochs=n_epochs, batch_size=batch_size, seed=seed, shuffle=shuffle,
+                       eval_every=eval_every, monitor=monitor, mode=mode, patience=patience,
+                       min_delta=min_delta, compile_epoch=compile_epoch)
+        if resume_from is not None:  # a curriculum resumes in the stage it stopped in
+            stages.resume(_checkpoint.progress(resume_from)['history'], resume_from)
+        plan = self._plan(stages, **options)
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
         main = jax.process_index() == 0  # only process 0 writes files and shows progress
@@ -301,7 +315,7 @@ class Trainer:
             _checkpoint.check_writable(checkpoint)
         self.program.compiles = {'train': 0, 'eval': 0}
         epochs, template = self._prepare(plan)
-        state, best, start = self._start(plan, template, resume_from)
+        state, best, start = self._start(plan, template, resume_from, stages)
         bar = ProgressBar(plan.n_epochs, enabled=self.progress and main)
         stopped = False
         try:
@@ -310,21 +324,25 @@ class Trainer:
                 best.update(self.history[-1][plan.monitor], epoch, state.params, plan)
                 if checkpoint is not None and main:
                     _checkpoint.save(checkpoint, Placement.to_host(state), Placement.to_host(best.params), {
-                        'epoch': epoch, 'seed': plan.seed, 'batch_size': plan.batch_size,
+                        'epoch': epoch, 'seed': seed, 'batch_size': plan.batch_size,
                         'history': self.history, **best.progress()})
                 bar.update(epoch, {k: v for k, v in self.history[-1].items() if k not in ('epoch', 'lr', 'time')})
                 state, stopped = self._after_epoch(plan, state, template, best, epoch)
                 if stopped:
                     break
+                if stages.advance(self.history[-1]):
+                    best = Best(None, None, 0, state.params)  # a new stage's scores start afresh
+                    if epoch < plan.n_epochs:
+                        plan, epochs, template, state = self._next_stage(stages, options, state)
         finally:
             bar.close()
         return self._finish(plan, state, best, stopped, restore_best)
 
     # -- the steps of fit ----------------------------------------------------------
-    def _plan(self, train, held_out, n_epochs, batch_size, seed, shuffle, eval_every, monitor,
+    def _plan(self, stages, n_epochs, batch_size, seed, shuffle, eval_every, monitor,
               mode, patience, min_delta, compile_epoch):
-        train = as_dataset(train, 'train')
-        held_out = None if held_out is None else as_dataset(held_out, 'held_out')
+        """The validated arguments of the current stage (of the one dataset, without a curriculum)."""
+        train, held_out = stages.data()
         batch_size = _checks.positive_int(
             'batch_size', batch_size, at_most=len(train),
             fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
@@ -333,13 +351,17 @@ class Trainer:
             _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
         names = ['loss', *self.metrics]
         keys = names + ([f'held_out_{k}' for k in names] if held_out is not None else [])
-        monitor = monitor or ('held_out_loss' if held_out is not None else 'loss')
+        if stages.monitor is not None and stages.monitor not in keys:
+            raise ValueError(f"the curriculum advances on {stages.monitor!r}, which is not a history "
+                             f"key of this fit; pass Curriculum(monitor=...) one of {keys}.")
+        monitor = monitor or stages.monitor or ('held_out_loss' if held_out is not None else 'loss')
         if monitor not in keys:
             raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
         return FitPlan(
-            train, held_out, _checks.positive_int('n_epochs', n_epochs), batch_size, seed, shuffle,
-            _checks.positive_int('eval_every', eval_every), monitor, mode_sign(mode, monitor),
-            patience, min_delta, bool(compile_epoch), tuple(names))
+            train, held_out, _checks.positive_int('n_epochs', n_epochs), batch_size,
+            seed + (stages.stage or 0), shuffle, _checks.positive_int('eval_every', eval_every), monitor,
+            mode_sign(mode, monitor), patience if stages.last else None, min_delta, bool(compile_epoch),
+            tuple(names), stages.stage, stages.offset)
 
     def _prepare(self, plan):
         """Template, shape checks, compiled programs (held-out compiling in the background)."""
@@ -355,7 +377,13 @@ class Trainer:
         return Epochs(plan, train_fn, evaluate, to_device(plan.train, self.placement), self.program.compiles,
                       self.placement), template
 
-    def _start(self, plan, template, resume_from):
+    def _next_stage(self, stages, options, state):
+        """Plan, programs and hidden template of the stage ``stages`` moved to; ``state`` carried over."""
+        plan = self._plan(stages, **options)
+        epochs, template = self._prepare(plan)
+        return plan, epochs, template, state._replace(hidden=self.program.read(template).hidden)
+
+    def _start(self, plan, template, resume_from, stages):
         state = self.program.read(template)
         best = Best(None, None, 0, state.params)
         if resume_from is None:
@@ -363,9 +391,9 @@ class Trainer:
             return state, best, 1
         state, best.params, progress = _checkpoint.load(resume_from, state)
         state = self.placement.state(state)
-        if (progress['seed'], progress['batch_size']) != (plan.seed, plan.batch_size):
+        if (progress['seed'], progress['batch_size']) != (plan.seed - (plan.stage or 0), plan.batch_size):
             raise ValueError(
-                f"resume_from was written with seed={progress['seed']}, batch_size="
+                f"resume_from={resume_from!r} was written with seed={progress['seed']}, batch_size="
                 f"{progress['batch_size']}; pass the same values to resume exactly.")
         if progress['epoch'] > plan.n_epochs:
             raise ValueError(
@@ -373,7 +401,10 @@ class Trainer:
                 f"n_epochs={plan.n_epochs} (n_epochs counts all epochs, resumed ones included); "
                 f"pass n_epochs={progress['epoch']} or more.")
         self.history = progress['history']
-        best.epoch, best.value, best.wait = progress['best_epoch'], progress['best_value'], progress['wait']
+        if stages.starting:  # the checkpoint's best belongs to the stage before
+            best = Best(None, None, 0, state.params)
+        else:
+            best.epoch, best.value, best.wait = progress['best_epoch'], progress['best_value'], progress['wait']
         self.program.write(state)
         return state, best, progress['epoch'] + 1
 
