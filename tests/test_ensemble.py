@@ -244,3 +244,11 @@ def test_seeds_must_match_the_members():
         ensemble.fit(train, n_epochs=1, batch_size=BATCH, seeds=[1])
     with pytest.raises(ValueError, match=r'seeds\[1\] must be a non-negative int'):
         ensemble.fit(train, n_epochs=1, batch_size=BATCH, seeds=[1, -2])
+
+
+def test_a_curriculum_is_refused_with_the_way_to_train_one():
+    curriculum = datasets.Curriculum([{'seq_len': 4}, {}], task='delayed_match_task')
+    ensemble = Ensemble([model(0), model(1)], braintools.optim.Adam(), **KW)
+    with pytest.raises(TypeError, match='got a datasets.Curriculum; train each member on the curriculum '
+                                        'with Trainer.fit'):
+        ensemble.fit(curriculum, n_epochs=1, batch_size=BATCH)

@@ -25,7 +25,7 @@ from ._compiles import counting
 from ._data import as_dataset, to_device
 from ._ensemble_program import EnsemblePrograms
 from ._ensemble_result import EnsembleResult
-from ._fit import Best, _advance
+from ._fit import Best, Stages, _advance
 from ._members import (apply_hparams, check_hparams, check_same_structure, clone_optimizer, from_host,
                        member_of, set_member, stack, to_host)
 from ._params import param_values
@@ -215,7 +215,12 @@ class Ensemble:
             ``Trainer.fit(seed=seeds[k])`` would. Default: every member sees
             the order of ``seed``.
         """
-        plan = self.lead._plan(train, held_out, n_epochs, batch_size, seed, shuffle, eval_every,
+        stages = Stages(train, held_out)
+        if stages.curriculum is not None:
+            raise TypeError("Ensemble.fit trains on one dataset, got a datasets.Curriculum; train "
+                            "each member on the curriculum with Trainer.fit, or the ensemble on its "
+                            "last stage (curriculum.stage_splits(len(curriculum) - 1)).")
+        plan = self.lead._plan(stages, n_epochs, batch_size, seed, shuffle, eval_every,
                                monitor, mode, patience, min_delta, compile_epoch)
         seeds = _check_seeds(seeds, len(self))
         if compile_cache:
