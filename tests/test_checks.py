@@ -1,6 +1,5 @@
 """A plain optax transform is accepted wherever a braintools optimizer is, and steps the same."""
 
-import math
 
 import braintools
 import brainunit as u
@@ -48,4 +47,4 @@ def test_trainer_with_optax_transform_trains_and_reports_unknown_lr():
                           objective=objectives.cross_entropy(), progress=False)
         results.append(trainer.fit(data, n_epochs=2, batch_size=16))
     np.testing.assert_allclose(results[0].curve('loss'), results[1].curve('loss'), rtol=1e-5)
-    assert all(math.isnan(lr) for lr in results[0].curve('lr'))  # inside optax, not readable
+    assert results[0].curve('lr') == [None, None]  # inside optax, not readable (JSON has no NaN)

@@ -33,7 +33,7 @@ def optax_optimizer(optimizer):
     ``OptaxOptimizer(tx=...)`` already steps any of them over a model's
     ``ParamState``s, so a plain ``optax.GradientTransformation`` is wrapped
     rather than refused. Its learning rate lives inside the transform, where
-    the Trainer cannot read it: the history's ``lr`` column is NaN for it.
+    the Trainer cannot read it: the history's ``lr`` is ``None`` for it.
 
     Examples
     --------

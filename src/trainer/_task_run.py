@@ -1,11 +1,10 @@
-"""``train_task``: train a registered task at its recipe, curriculum stage by stage."""
+"""``train_task``: train a registered task at its recipe, its curriculum in one ``Trainer.fit``."""
 
 import dataclasses
 import time
 from typing import Any, Optional
 
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = ['TaskRun', 'angular_error', 'train_task']
 

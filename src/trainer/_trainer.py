@@ -1,5 +1,7 @@
 """``Trainer``: epochs of minibatches over task datasets, on the section-3b step."""
 
+import math
+
 import brainstate
 import jax
 import numpy as np
@@ -411,6 +413,7 @@ class Trainer:
     def _epoch(self, epochs, state, epoch, best):
         """One epoch from ``state``; on a non-finite step, put the model back and raise."""
         lr = float(np.float32(self.optimizer.current_lr))  # one precision, resumed or not
+        lr = lr if math.isfinite(lr) else None  # an optax transform keeps its rate to itself
         try:
             new, row = epochs.run(state, epoch, lr)
         except NonFiniteLossError as error:

@@ -3,7 +3,7 @@
     from trainer.recipes import recipe_for, train_task
     recipe = recipe_for('delay_match_sample')       # the measured settings
     recipe = recipe.replace(n_epochs=10)            # a command-line flag overrides one
-    run = train_task('delay_match_sample', recipe)  # curriculum stage by stage
+    run = train_task('delay_match_sample', recipe)  # its curriculum, then the task, in one Trainer.fit
     run.held_out['acc'], run.wall_s
 
 Every registered task has a :class:`Recipe`: trials, epochs, batch size,
