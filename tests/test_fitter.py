@@ -101,6 +101,21 @@ def test_callback_stops_early():
     assert result.n_steps == 5 and len(result.history) == 5
 
 
+def test_callbacks_see_the_model_and_optimizer_after_every_step():
+    # The loss of step i + 1 is measured at the parameters a callback saw after step i.
+    model, optimizer, seen = GainPopulation(1, g=0.5), braintools.optim.Adam(lr=0.1), []
+
+    def record(info):
+        seen.append((float(info['model'].g.value()), int(optimizer.step_count.value)))
+
+    result = Fitter(model, optimizer, loss_fn=lambda m: ((m.g.value() - 2.0) ** 2, None),
+                    callbacks=[record]).fit(n_steps=6)
+    assert [count for _, count in seen] == [1, 2, 3, 4, 5, 6]
+    assert len({g for g, _ in seen}) == 6  # a new value after every step
+    for (g, _), loss in zip(seen, result.history[1:]):
+        assert loss == pytest.approx((g - 2.0) ** 2, rel=1e-5)
+
+
 def test_scipy_backend_recovers_gain():
     model = GainPopulation(1, g=0.5)
     target = float(jnp.mean(predict(GainPopulation(1, g=2.0))[-5:]))

@@ -223,6 +223,7 @@ class Fitter:
         state, advance = program.read(), jax.device_put(np.bool_(False))
         target = jax.device_put(target) if _is_numeric(target) else target
         history, best_loss, best, best_pred = [], float('inf'), None, None
+        write = None  # for the callbacks: set up after step 0, whose trace may create hidden states
         for i in range(n_steps):
             # The loss of step i is measured at the parameters before its update.
             new, (status, prediction) = step(state, target, advance)
@@ -243,7 +244,8 @@ class Fitter:
             if verbose:
                 print(f"[grad] step {i}: loss={loss:.6g} best={best_loss:.6g}")
             if self.callbacks:
-                program.write(state)  # callbacks see the model after step i
+                write = write or program.writer()
+                write(state)  # callbacks see the model after step i
                 info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
                 if any([cb(info) is True for cb in self.callbacks]):
                     break
