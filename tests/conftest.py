@@ -1,4 +1,9 @@
+import json
 import os
+import select
+import signal
+import subprocess
+import sys
 import tempfile
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -68,3 +73,55 @@ def pytest_xdist_make_scheduler(config, log):
 
     config.option.loadscopereorder = False  # keep the costly-first order above
     return WorkUnits(config, log)
+
+
+class ForkServer:
+    """Runs test processes (README blocks, data-parallel fits) as children forked from one
+    process per xdist worker that has already imported ``trainer``: each skips those ~5 s
+    of imports and still starts from a fresh interpreter's state (see
+    tests/scripts/forkserver.py)."""
+
+    SCRIPT = os.path.join(os.path.dirname(__file__), 'scripts', 'forkserver.py')
+
+    def __init__(self, env, log):
+        self.env, self.log, self.server = env, log, None
+
+    def stop(self):
+        if self.server is not None:
+            os.killpg(self.server.pid, signal.SIGKILL)  # the server and any job still running
+            self.server.wait()
+            self.server = None
+
+    def run(self, jobs, folder, timeout):
+        """Run ``jobs`` (dicts of ``code`` or ``path`` and ``argv``, ``cwd``, ``env``: see the
+        script) together; ``[(returncode, stdout, stderr)]``, their outputs kept in ``folder``."""
+        if self.server is None or self.server.poll() is not None:
+            self.server = subprocess.Popen([sys.executable, self.SCRIPT], env=self.env, text=True,
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           stderr=open(self.log, 'a'), start_new_session=True)
+        jobs = [dict(job, stdout=str(folder / f'job{i}.stdout'), stderr=str(folder / f'job{i}.stderr'))
+                for i, job in enumerate(jobs)]
+        self.server.stdin.write(json.dumps(jobs) + '\n')
+        self.server.stdin.flush()
+        ready, _, _ = select.select([self.server.stdout], [], [], timeout)
+        reply = self.server.stdout.readline() if ready else ''
+        if not reply:  # timed out, or the server died: the next call starts another
+            self.stop()
+            raise AssertionError(f'no exit status within {timeout} s; fork server log:\n'
+                                 + open(self.log).read()[-3000:])
+        return [(code, open(job['stdout']).read(), open(job['stderr']).read())
+                for code, job in zip(json.loads(reply)['returncodes'], jobs)]
+
+
+@pytest.fixture(scope='session')
+def fork_server(tmp_path_factory):
+    # The session's JAX compilation cache (see above) is the jobs' too: a program compiled
+    # alike twice is compiled once.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+               MPLBACKEND='Agg', JAX_PLATFORMS='cpu',
+               JAX_COMPILATION_CACHE_DIR=os.environ['TRAINER_TEST_JAX_CACHE'],
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0')
+    server = ForkServer(env, str(tmp_path_factory.mktemp('fork-server') / 'server.log'))
+    yield server
+    server.stop()
