@@ -76,10 +76,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 class ForkServer:
-    """Runs test processes (README blocks, data-parallel fits) as children forked from one
-    process per xdist worker that has already imported ``trainer``: each skips those ~5 s
-    of imports and still starts from a fresh interpreter's state (see
-    tests/scripts/forkserver.py)."""
+    """Runs test processes (README blocks, data-parallel fits, command lines) as children
+    forked from one process per xdist worker that has already imported the libraries they
+    use: each skips those ~4 s of imports, imports this project's modules itself, and
+    starts from a fresh interpreter's state otherwise (see tests/scripts/forkserver.py)."""
 
     SCRIPT = os.path.join(os.path.dirname(__file__), 'scripts', 'forkserver.py')
 
@@ -93,8 +93,9 @@ class ForkServer:
             self.server = None
 
     def run(self, jobs, folder, timeout):
-        """Run ``jobs`` (dicts of ``code`` or ``path`` and ``argv``, ``cwd``, ``env``: see the
-        script) together; ``[(returncode, stdout, stderr)]``, their outputs kept in ``folder``."""
+        """Run ``jobs`` (dicts of ``code``, or ``path`` or ``module`` and ``argv``, with ``cwd``
+        and ``env``: see the script) together; ``[(returncode, stdout, stderr)]`` in order,
+        their outputs kept in ``folder``."""
         if self.server is None or self.server.poll() is not None:
             self.server = subprocess.Popen([sys.executable, self.SCRIPT], env=self.env, text=True,
                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -42,8 +42,8 @@ def test_the_readme_has_its_sections_blocks():
 
 @pytest.mark.parametrize('block', BLOCKS, ids=[first_line(b)[:40] for b in BLOCKS])
 def test_block_runs_standalone(block, tmp_path, fork_server):
-    # As `python -c block` from an empty folder, forked from a process that has imported
-    # trainer (every block's first import; see conftest.ForkServer).
+    # As `python -c block` from an empty folder (forked from a process that has imported
+    # the libraries: see conftest.ForkServer).
     (tmp_path / 'cwd').mkdir()
     [(returncode, stdout, stderr)] = fork_server.run([{'code': block, 'cwd': str(tmp_path / 'cwd')}],
                                                      tmp_path, timeout=300)
