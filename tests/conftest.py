@@ -1,3 +1,4 @@
+import gc
 import json
 import os
 import select
@@ -16,6 +17,16 @@ import pytest  # noqa: E402
 # before the workers start), serves the repeats from disk (the compile counter counts
 # those loads too).
 os.environ.setdefault('TRAINER_TEST_JAX_CACHE', tempfile.mkdtemp(prefix='jax-cache-'))
+
+
+def pytest_collection_finish(session):
+    # Tracing makes many short-lived objects: collected test modules, fixtures and imported
+    # libraries frozen out of the cyclic collector, and fewer young-generation passes, cut its
+    # time about threefold (test_trainer + test_core: 3.1 s -> 1.2 s of ~65 s). Only when
+    # cycles are freed changes; nothing here relies on it.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20000, 20, 20)
 
 
 def pytest_configure(config):
