@@ -1,6 +1,7 @@
 import gc
 import json
 import os
+import pathlib
 import select
 import signal
 import subprocess
@@ -13,9 +14,9 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 import pytest  # noqa: E402
 
 # Many tests compile the same small programs; one persistent cache per test session,
-# shared by the xdist workers and the README's subprocesses (the controller sets it
-# before the workers start), serves the repeats from disk (the compile counter counts
-# those loads too).
+# shared by the xdist workers and the fork server's jobs (the controller sets it before
+# the workers start), serves the repeats from disk (the compile counter counts those
+# loads too).
 os.environ.setdefault('TRAINER_TEST_JAX_CACHE', tempfile.mkdtemp(prefix='jax-cache-'))
 
 
@@ -76,7 +77,10 @@ def pytest_xdist_make_scheduler(config, log):
 
     Not ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8 names a marked
     test's group by rewriting ``item._nodeid``, which pytest 9.2 no longer reads, so every
-    test went to either worker and both built each module's fixtures."""
+    test went to either worker and both built each module's fixtures. Another ``--dist``
+    given on the command line (``load``, ``worksteal``, ...) is left to pytest-xdist."""
+    if config.getvalue('dist') not in ('loadgroup', 'loadscope'):
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkUnits(LoadScopeScheduling):
@@ -102,6 +106,8 @@ class ForkServer:
         if self.server is not None:
             os.killpg(self.server.pid, signal.SIGKILL)  # the server and any job still running
             self.server.wait()
+            self.server.stdin.close()
+            self.server.stdout.close()
             self.server = None
 
     def run(self, jobs, folder, timeout):
@@ -109,9 +115,10 @@ class ForkServer:
         and ``env``: see the script) together; ``[(returncode, stdout, stderr)]`` in order,
         their outputs kept in ``folder``."""
         if self.server is None or self.server.poll() is not None:
-            self.server = subprocess.Popen([sys.executable, self.SCRIPT], env=self.env, text=True,
-                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                           stderr=open(self.log, 'a'), start_new_session=True)
+            with open(self.log, 'a') as log:
+                self.server = subprocess.Popen([sys.executable, self.SCRIPT], env=self.env, text=True,
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                               stderr=log, start_new_session=True)
         jobs = [dict(job, stdout=str(folder / f'job{i}.stdout'), stderr=str(folder / f'job{i}.stderr'))
                 for i, job in enumerate(jobs)]
         self.server.stdin.write(json.dumps(jobs) + '\n')
@@ -121,8 +128,8 @@ class ForkServer:
         if not reply:  # timed out, or the server died: the next call starts another
             self.stop()
             raise AssertionError(f'no exit status within {timeout} s; fork server log:\n'
-                                 + open(self.log).read()[-3000:])
-        return [(code, open(job['stdout']).read(), open(job['stderr']).read())
+                                 + pathlib.Path(self.log).read_text()[-3000:])
+        return [(code, pathlib.Path(job['stdout']).read_text(), pathlib.Path(job['stderr']).read_text())
                 for code, job in zip(json.loads(reply)['returncodes'], jobs)]
 
 
