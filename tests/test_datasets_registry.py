@@ -1,6 +1,5 @@
 """The registry: every task listed, kwargs passed through, clear errors."""
 
-import subprocess
 import sys
 
 import numpy as np
@@ -40,9 +39,12 @@ def test_cogtask_covers_every_braintools_task():
     assert sorted(cls for cls, *_ in _TASKS.values()) == sorted(tasks.__all__)
 
 
-def test_command_line_listing_names_every_task():
-    out = subprocess.run([sys.executable, '-c', 'import datasets; print(datasets.list_datasets())'],
-                         capture_output=True, text=True, check=True, timeout=120).stdout
+def test_command_line_listing_names_every_task(fork_server, tmp_path):
+    # A fresh process (forked from one that has imported only third-party libraries, see
+    # conftest.ForkServer) imports datasets and lists every task.
+    [(returncode, out, err)] = fork_server.run(
+        [{'code': 'import datasets; print(datasets.list_datasets())', 'cwd': str(tmp_path)}], tmp_path, timeout=120)
+    assert returncode == 0, err[-2000:]
     assert all(f"'{name}'" in out for name in ALL_NAMES)
 
 
@@ -150,8 +152,10 @@ print('ok')
 
 @pytest.mark.parametrize('first, second', [('datasets', 'brainmass'), ('brainmass', 'datasets')],
                          ids=['datasets-first', 'brainmass-first'])
-def test_registry_is_shared_with_brainmass_both_ways(first, second):
+def test_registry_is_shared_with_brainmass_both_ways(first, second, fork_server, tmp_path):
     pytest.importorskip('brainmass')
     script = _BOTH_WAYS.format(first=first, second=second)
-    run = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0 and run.stdout.strip() == 'ok', run.stderr[-2000:]
+    # A fresh process each: neither datasets nor brainmass is imported before the script
+    # imports them in its order (conftest.ForkServer's process imports neither).
+    [(returncode, out, err)] = fork_server.run([{'code': script, 'cwd': str(tmp_path)}], tmp_path, timeout=300)
+    assert returncode == 0 and out.strip() == 'ok', err[-2000:]

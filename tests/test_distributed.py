@@ -4,8 +4,6 @@ import fcntl
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import braintools
 import numpy as np
@@ -21,11 +19,18 @@ SCRIPT = os.path.join(os.path.dirname(__file__), 'scripts', 'data_parallel_fit.p
 pytestmark = pytest.mark.xdist_group('distributed')  # one worker: the module fixtures are built once
 
 
-def run(tmp_path, configs, n_host_devices):
+def fit_jobs(fork_server, tmp_path, n_host_devices, *argvs):
+    """Run the script once per argv, all at once, each in its own process with that many
+    host devices (forked, see conftest.ForkServer: the device count is read when JAX starts)."""
+    env = {'XLA_FLAGS': f'--xla_force_host_platform_device_count={n_host_devices}'}
+    jobs = [{'path': SCRIPT, 'argv': argv, 'env': env, 'cwd': str(tmp_path)} for argv in argvs]
+    for returncode, _, stderr in fork_server.run(jobs, tmp_path, timeout=240):
+        assert returncode == 0, stderr[-3000:]
+
+
+def run(fork_server, tmp_path, configs, n_host_devices):
     out = str(tmp_path / 'out.json')
-    env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={n_host_devices}')
-    subprocess.run([sys.executable, SCRIPT, out, json.dumps(configs)], check=True, env=env, timeout=240,
-                   capture_output=True)
+    fit_jobs(fork_server, tmp_path, n_host_devices, [out, json.dumps(configs)])
     return json.load(open(out))
 
 
@@ -39,7 +44,7 @@ def assert_same_fit(a, b):
 
 
 @pytest.fixture(scope='module')
-def four_devices(tmp_path_factory):
+def four_devices(tmp_path_factory, fork_server):
     """One process with 4 host devices: one-device references, sharded fits, a bad batch size."""
     configs = [[None, 0, 16], [None, 1, 16], [4, 0, 16], [2, 1, 16], [4, 0, 10]]
     # pytest-xdist may run these tests on both workers: the first to take the lock runs the
@@ -50,7 +55,7 @@ def four_devices(tmp_path_factory):
     with open(saved + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.exists(saved):
-            result = run(tmp_path_factory.mktemp('dp'), configs, 4)
+            result = run(fork_server, tmp_path_factory.mktemp('dp'), configs, 4)
             with open(saved, 'w') as f:
                 json.dump(result, f)
     return dict(zip(map(tuple, configs), json.load(open(saved))))
@@ -77,17 +82,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_equal_one(tmp_path, four_devices):
+def test_two_processes_equal_one(tmp_path, four_devices, fork_server):
     port, ckpt = _free_port(), str(tmp_path / 'ckpt-{pid}.msgpack')
-    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=1')
-    procs = [subprocess.Popen([sys.executable, SCRIPT, str(tmp_path / f'p{pid}.json'), '[["all", 0, 16]]',
-                               str(pid), '2', str(port), ckpt], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in (0, 1)]
-    try:
-        assert [p.wait(timeout=240) for p in procs] == [0, 0]
-    finally:
-        for p in procs:
-            p.kill()
+    fit_jobs(fork_server, tmp_path, 1, *[[str(tmp_path / f'p{pid}.json'), '[["all", 0, 16]]',
+                                          str(pid), '2', str(port), ckpt] for pid in (0, 1)])
     outs = [json.load(open(tmp_path / f'p{pid}.json'))[0] for pid in (0, 1)]
     assert outs[0]['n_devices'] == 2
     for out in outs:

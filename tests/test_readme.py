@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -42,23 +40,15 @@ def test_the_readme_has_its_sections_blocks():
     assert all('import' in block.split('\n', 1)[0] for block in BLOCKS)  # each starts with its imports
 
 
-@pytest.fixture(scope='module')
-def compile_cache(tmp_path_factory):
-    # Shared by the blocks' processes (and the test session's, see conftest): a program
-    # compiled alike twice is compiled once.
-    return os.environ.get('TRAINER_TEST_JAX_CACHE') or str(tmp_path_factory.mktemp('jax-cache'))
-
-
 @pytest.mark.parametrize('block', BLOCKS, ids=[first_line(b)[:40] for b in BLOCKS])
-def test_block_runs_standalone(block, tmp_path, compile_cache):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
-               MPLBACKEND='Agg', JAX_PLATFORMS='cpu', JAX_COMPILATION_CACHE_DIR=compile_cache,
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
-               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0')
-    run = subprocess.run([sys.executable, '-c', block], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    lines = [line.strip() for line in run.stdout.splitlines()]
+def test_block_runs_standalone(block, tmp_path, fork_server):
+    # As `python -c block` from an empty folder (forked from a process that has imported
+    # the libraries: see conftest.ForkServer).
+    (tmp_path / 'cwd').mkdir()
+    [(returncode, stdout, stderr)] = fork_server.run([{'code': block, 'cwd': str(tmp_path / 'cwd')}],
+                                                     tmp_path, timeout=300)
+    assert returncode == 0, stderr[-3000:]
+    lines = [line.strip() for line in stdout.splitlines()]
     for pattern in promised(block):
         assert any(re.fullmatch(pattern, line) for line in lines), (pattern, lines)
     # Files a block writes land in the folder it runs from, never in the source tree.
