@@ -55,7 +55,7 @@ def test_train_writes_a_new_run_folder_and_points_latest_at_it(tmp_path, capsys,
     history = json.load(open(first / 'history.json'))['history']
     assert [row['epoch'] for row in history] == [1, 2]
     assert {'loss', 'acc', 'held_out_loss', 'held_out_acc'} <= set(history[0])
-    assert open(first / 'history.csv').read().startswith('epoch,loss,acc')
+    assert open(first / 'history.csv').read().startswith('epoch,stage,loss,acc')
     assert os.path.getsize(first / 'curves.png') > 5000
     assert os.path.getsize(first / 'checkpoint.msgpack') > 0
     assert_fits(out + err)
@@ -221,6 +221,15 @@ def test_history_table_fits_80_columns_however_many_metrics():
     assert_fits(lines)
     assert lines[0].split()[:3] == ['epoch', 'loss', 'acc'] and lines[0].split()[-1] == 'time'
     assert lines[2].split()[0] == '2*'  # the best epoch is marked
+
+
+def test_history_table_shows_the_stage_only_when_a_curriculum_moved_on():
+    rows = [{'epoch': e, 'stage': s, 'loss': 0.5, 'lr': 0.01, 'time': 1.0} for e, s in ((1, 0), (2, 1))]
+    table = cli.history_table(TrainResult(rows, 'loss', 2, 0.5, {}, False, {}, None)).splitlines()
+    assert table[0].split()[:3] == ['epoch', 'stage', 'loss'] and table[2].split()[1] == '1'
+    single = [dict(row, stage=0) for row in rows]
+    table = cli.history_table(TrainResult(single, 'loss', 2, 0.5, {}, False, {}, None)).splitlines()
+    assert table[0].split()[:2] == ['epoch', 'loss']
 
 
 def test_no_compile_cache_flag(tmp_path, monkeypatch):

@@ -239,6 +239,8 @@ def history_table(result, width=WIDTH):
     """The history as a fixed-width table (``*`` marks the best epoch), at most ``width`` wide."""
     rows = result.history
     keys = [k for k in rows[0] if k not in ('epoch', 'lr', 'time')]
+    if 'stage' in keys and len({row['stage'] for row in rows}) == 1:
+        keys.remove('stage')  # one stage: no curriculum to follow (history.csv keeps the column)
     if len({row['lr'] for row in rows}) > 1:
         keys.append('lr')
     cell = lambda v: '-' if v is None else f'{v:.4g}' if isinstance(v, float) else str(v)
