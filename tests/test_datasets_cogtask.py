@@ -244,3 +244,18 @@ def test_conditions_record_the_trial_variables(load):
     assert anti['is_anti'].dtype == bool and 'rule' in anti
     # A vector-valued variable (seven pulses) is not a per-trial condition.
     assert 'pulses' not in load('pulse_decision_making').conditions
+
+
+@pytest.mark.parametrize('task', ['delay_match_sample', 'delay_direction_reproduction'])
+def test_shapes_only_gives_the_trials_shapes_and_kind_without_values(task):
+    from datasets._cogtask import shapes_only
+    real = datasets.load_dataset(task, n_trials=8, seed=0)
+    with shapes_only():
+        probe = datasets.load_dataset(task, n_trials=8, seed=0)
+    for name in ('inputs', 'targets', 'mask'):
+        assert getattr(probe, name).shape == getattr(real, name).shape
+        assert getattr(probe, name).dtype == getattr(real, name).dtype
+    assert (probe.n_classes is None) == (real.n_classes is None) and sorted(probe.conditions) == sorted(real.conditions)
+    assert not probe.inputs.any() and probe.mask.all()  # placeholders, not trials
+    with shapes_only(), pytest.raises(TypeError, match='takes no parameter'):  # arguments still checked
+        datasets.load_dataset(task, n_trials=8, t_dleay=1.0)

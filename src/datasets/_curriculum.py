@@ -6,14 +6,14 @@ import numbers
 import numpy as np
 
 from ._checks import check_index_int, check_positive_int
+from ._cogtask import shapes_only
 from ._io import from_arrays
 from ._record import TaskDataset
 from ._registry import load_dataset
 
 __all__ = ['Curriculum']
 
-# Trials materialised per dict stage to check its shapes; cogtask generates a fixed-size chunk
-# per compiled call, so this probe compiles exactly what the full load reuses.
+# Trials per dict stage to check its shapes (a cogtask stage only traces its trial function).
 _PROBE_TRIALS = 8
 
 
@@ -142,10 +142,12 @@ class Curriculum:
         self._splits = {}
 
     def _probe(self, i):
+        """Stage ``i``'s shapes: a TaskDataset as it is, a dict stage's trials as zeros (none compiled)."""
         stage = self.stages[i]
         if isinstance(stage, TaskDataset):
             return stage
-        return load_dataset(self.task, n_trials=_PROBE_TRIALS, seed=0, **stage)
+        with shapes_only():
+            return load_dataset(self.task, n_trials=_PROBE_TRIALS, seed=0, **stage)
 
     def _check_stages(self):
         """Materialise a few trials of each stage; every stage must fit one model."""
