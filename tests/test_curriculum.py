@@ -189,8 +189,7 @@ def test_fit_advances_on_the_threshold_and_stays_in_the_last_stage():
     assert [row['epoch'] for row in result.history] == [1, 2, 3, 4, 5]
     # One compilation per distinct trial length (4, 6, 10 steps), train and held out.
     assert result.n_compilations == {'train': 3, 'eval': 3}
-    never = _trainer().fit(small(threshold=2.0), n_epochs=3, batch_size=10)
-    assert [row['stage'] for row in never.history] == [0, 0, 0]
+    # (A threshold never met keeps a stage going: test_patience_and_the_best_epoch_... below.)
 
 
 def test_each_stage_trains_on_its_own_trials_with_its_own_shuffle():
