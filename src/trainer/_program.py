@@ -118,39 +118,32 @@ class Program:
         :meth:`write` walks the model's graph for its hidden states, maps
         ``Placement.local`` over the whole state and sets every ``State`` on
         every call: 150-300 us on a CPU, as long as a small fit's whole step.
-        The closure looks the hidden states up once, when it is made (make it
-        after the programs' first call: their trace may create states). Its
-        first call writes everything, as :meth:`write` does; later calls write
-        only the slots that a traced program of this ``Program`` writes
-        (``self.written``: the parameters and the optimizer moments, say),
+        The closure's first call is :meth:`write` itself (make the closure
+        after the programs' first call: their trace may create states); later
+        calls look nothing up and write only the slots that a traced program
+        of this ``Program`` writes (``self.written``: the parameters and the
+        optimizer moments, say),
         because a program returns the other values as it was given them, and
         the model already holds those. So the model holds ``state`` after
         each call, provided nothing else writes its states in between. In a
         single process every array is addressable: no local copies are made.
         """
         weights, opt = dict(self.weights), list(self._opt)
-        hidden = dict(hidden_states(self.model))
         local = Placement.local if jax.process_count() > 1 else None
         targets, seen = None, 0  # (State, slot) of the written slots; len(self.written) then
 
         def write(state):
             nonlocal targets, seen
+            first = targets is None
+            if first or seen != len(self.written):
+                # The first call, or a program traced since the last one writes more slots.
+                seen = len(self.written)
+                targets = [(_state_of(slot, weights, opt), slot) for slot in self.written]
+            if first:
+                self.write(state)  # everything, once
+                return
             if local is not None:
                 state = jax.tree.map(local, state)
-            if targets is None or seen != len(self.written):
-                # The first call, or a program traced since the last one writes more slots.
-                first, seen = targets is None, len(self.written)
-                targets = [(_state_of(slot, weights, opt), slot) for slot in self.written]
-                if first:  # everything, as write() does
-                    for key, s in weights.items():
-                        s.value = state.params[key]
-                    for s, value in zip(opt, state.opt):
-                        s.value = value
-                    for key, value in state.hidden.items():
-                        if key in hidden and value is not None:
-                            hidden[key].value = value
-                    brainstate.random.DEFAULT.value = state.rng
-                    return
             for s, slot in targets:
                 s.value = _get(state, slot)
 
