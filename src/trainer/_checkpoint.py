@@ -126,10 +126,23 @@ def _restore(current, raw, who, path, what):
     return out
 
 
-def load(path, state):
-    """Read ``path`` into ``state``'s structure; return ``(state, best_params, progress)``."""
+def read(path):
+    """The contents of a ``fit(checkpoint=...)`` file, read once: pass them to :func:`load`."""
+    return _read(path, 'resume_from')
+
+
+def progress(raw):
+    """The progress record (epoch, seed, history, best epoch...) of :func:`read`'s contents."""
+    return json.loads(raw['progress'])
+
+
+def load(path, state, raw=None):
+    """Read ``path`` (or its contents ``raw``, already read) into ``state``'s structure.
+
+    Returns ``(state, best_params, progress)``.
+    """
     who = 'resume_from'
-    raw = _read(path, who)
+    raw = _read(path, who) if raw is None else raw
     params = _restore(state.params, raw['params'], who, path, 'parameters')
     best = _restore(state.params, raw['best'], who, path, 'best parameters')
     try:
@@ -143,12 +156,7 @@ def load(path, state):
     if _is_typed_key(state.rng):
         rng = jax.random.wrap_key_data(rng)
     state = state._replace(params=params, opt=opt, rng=rng)
-    return state, best, json.loads(raw['progress'])
-
-
-def progress(path):
-    """The progress record (epoch, seed, history, best epoch...) of a ``fit(checkpoint=...)`` file."""
-    return json.loads(_read(path, 'resume_from')['progress'])
+    return state, best, progress(raw)
 
 
 def load_checkpoint(path, model, *, best=True):

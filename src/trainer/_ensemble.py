@@ -8,7 +8,6 @@ frozen inside the program while the others go on.
 """
 
 import dataclasses
-import json
 import numbers
 import time
 import warnings
@@ -267,8 +266,8 @@ class Ensemble:
             self.history = []
             return state, members, 1
         plan = run.plan
-        raw = _checkpoint._read(resume_from, 'resume_from')
-        progress = json.loads(raw['progress'])
+        raw = _checkpoint.read(resume_from)
+        progress = _checkpoint.progress(raw)
         if progress.get('n_members') != len(self):
             written = (f"an ensemble of {progress['n_members']} members" if 'n_members' in progress
                        else 'a Trainer')
@@ -284,7 +283,7 @@ class Ensemble:
                 f"resume_from={resume_from!r} already holds {progress['epoch']} epochs, past "
                 f"n_epochs={plan.n_epochs} (n_epochs counts all epochs, resumed ones included); "
                 f"pass n_epochs={progress['epoch']} or more.")
-        state, best, _ = _checkpoint.load(resume_from, state)
+        state, best, _ = _checkpoint.load(resume_from, state, raw)
         run.best_params = to_host(best)
         for member, saved in zip(members, progress['members']):
             member.history = saved['history']

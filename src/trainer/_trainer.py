@@ -307,8 +307,9 @@ class Trainer:
         options = dict(n_epochs=n_epochs, batch_size=batch_size, seed=seed, shuffle=shuffle,
                        eval_every=eval_every, monitor=monitor, mode=mode, patience=patience,
                        min_delta=min_delta, compile_epoch=compile_epoch)
-        if resume_from is not None:  # a curriculum resumes in the stage it stopped in
-            stages.resume(_checkpoint.progress(resume_from)['history'], resume_from)
+        saved = None if resume_from is None else _checkpoint.read(resume_from)
+        if saved is not None:  # a curriculum resumes in the stage it stopped in
+            stages.resume(_checkpoint.progress(saved)['history'], resume_from)
         plan = self._plan(stages, **options)
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
@@ -317,7 +318,7 @@ class Trainer:
             _checkpoint.check_writable(checkpoint)
         self.program.compiles = {'train': 0, 'eval': 0}
         epochs, template = self._prepare(plan)
-        state, best, start = self._start(plan, template, resume_from, stages)
+        state, best, start = self._start(plan, template, resume_from, saved, stages)
         bar = ProgressBar(plan.n_epochs, enabled=self.progress and main)
         stopped = False
         try:
@@ -385,13 +386,13 @@ class Trainer:
         epochs, template = self._prepare(plan)
         return plan, epochs, template, state._replace(hidden=self.program.read(template).hidden)
 
-    def _start(self, plan, template, resume_from, stages):
+    def _start(self, plan, template, resume_from, saved, stages):
         state = self.program.read(template)
         best = Best(None, None, 0, state.params)
         if resume_from is None:
             self.history = []
             return state, best, 1
-        state, best.params, progress = _checkpoint.load(resume_from, state)
+        state, best.params, progress = _checkpoint.load(resume_from, state, saved)
         state = self.placement.state(state)
         if (progress['seed'], progress['batch_size']) != (plan.seed - (plan.stage or 0), plan.batch_size):
             raise ValueError(
