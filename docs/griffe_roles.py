@@ -9,6 +9,7 @@ packages stay plain code.
 """
 
 import functools
+import glob
 import importlib
 import importlib.util
 import os
@@ -46,19 +47,25 @@ def _exists(path):
 
 
 def _public_module(module_path):
-    return '.'.join(part for part in module_path.split('.') if not part.startswith('_'))
+    """The documented module that publishes ``module_path``: the longest page whose path prefixes it
+    (``trainer.objectives.fc_dynamics`` -> ``trainer.objectives``, ``trainer.core.state`` -> ``trainer``)."""
+    parts = module_path.split('.')
+    for cut in range(len(parts), 0, -1):
+        candidate = '.'.join(parts[:cut])
+        if candidate in public_modules():
+            return candidate
+    return parts[0]
 
 
 @functools.lru_cache(maxsize=None)
 def public_modules():
-    """Each package of ours and its public submodules: those with a page, each documenting its ``__all__``."""
+    """The modules with a page of their own (a ``::: name`` line in ``docs/*.md``), each documenting
+    its ``__all__``; the layer folders (``trainer.core``, ``trainer.loop``...) are internal."""
     found = []
-    for package in OURS:
-        found.append(package)
-        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-            if not info.name.startswith('_'):
-                found.append(f'{package}.{info.name}')
-    return tuple(found)
+    for page in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), '*.md'))):
+        with open(page) as f:
+            found += [line[4:].strip() for line in f if line.startswith('::: ')]
+    return tuple(dict.fromkeys(m for m in found if m.split('.')[0] in OURS and not m.endswith('__main__')))
 
 
 def _exports(module):
@@ -98,7 +105,7 @@ def resolve(target, module_path, cls=None):
 
     A bare name resolves, in order, to a member of ``cls``; to a name in the ``__all__`` of the
     public module the source belongs to; to a name in the ``__all__`` of any public module (a
-    private module such as ``trainer._fcd`` is published through ``trainer.objectives``).
+    module such as ``trainer.objectives.fc_dynamics`` is published through ``trainer.objectives``).
     """
     first, _, rest = target.partition('.')
     if first in OURS:

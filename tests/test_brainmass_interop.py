@@ -10,7 +10,7 @@ import pytest
 
 import datasets
 from trainer import Trainer, metrics, objectives
-from trainer._state import batch_template
+from trainer.core.state import batch_template
 
 brainmass = pytest.importorskip('brainmass')
 

@@ -12,7 +12,7 @@ from braintools.file import msgpack_load, msgpack_save
 
 import datasets
 from trainer import Trainer, load_checkpoint, objectives
-from trainer._checkpoint import save
+from trainer.core.checkpoint import save
 from trainer.models import RateRNN
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import datasets
 from trainer import Fitter, Simulator, Trainer, objectives
-from trainer._checks import optax_optimizer
+from trainer.core.checks import optax_optimizer
 from trainer.models import GainPopulation, RateRNN
 
 

@@ -51,19 +51,19 @@ def test_sphinx_roles_become_cross_references_or_plain_code():
     pytest.importorskip('griffe', reason='needs the docs extra: pip install -e ".[docs]"')
     roles = load_roles()
     assert roles.rewrite(':func:`rollout`', 'trainer._trainer') == '[`rollout`][trainer.rollout]'
-    assert roles.rewrite(':meth:`Trainer.fit`', 'trainer._fitter') == '[`Trainer.fit`][trainer.Trainer.fit]'
+    assert roles.rewrite(':meth:`Trainer.fit`', 'trainer.fitting.fitter') == '[`Trainer.fit`][trainer.Trainer.fit]'
     assert roles.rewrite(':func:`get`', 'trainer.metrics') == '[`get`][trainer.metrics.get]'
     assert roles.rewrite(':class:`~datasets.TaskDataset`', 'datasets._io') == '[`TaskDataset`][datasets.TaskDataset]'
     assert roles.rewrite(':func:`braintools.metric.cosine_similarity`', 'trainer.objectives') == \
         '`braintools.metric.cosine_similarity`'  # another package: nothing of ours to link
     # A private module links to the public module that exports the name, not to `trainer`.
-    assert roles.rewrite(':func:`fcd`', 'trainer._fcd') == '[`fcd`][trainer.objectives.fcd]'
-    assert roles.rewrite(':func:`predict`', 'trainer._per_condition') == '[`predict`][trainer.analysis.predict]'
-    assert roles.rewrite(':func:`train_task`', 'trainer._task_run') == '[`train_task`][trainer.recipes.train_task]'
+    assert roles.rewrite(':func:`fcd`', 'trainer.objectives.fc_dynamics') == '[`fcd`][trainer.objectives.fcd]'
+    assert roles.rewrite(':func:`predict`', 'trainer.analysis.conditions') == '[`predict`][trainer.analysis.predict]'
+    assert roles.rewrite(':func:`train_task`', 'trainer.recipes.task_run') == '[`train_task`][trainer.recipes.train_task]'
     assert roles.rewrite(':data:`DEFAULT_RECIPE`', 'trainer.recipes') == \
         '[`DEFAULT_RECIPE`][trainer.recipes.DEFAULT_RECIPE]'
     # A second name for one object links to the entry under its first name.
-    assert roles.rewrite(':func:`trainer.objectives.timeseries_rmse`', 'trainer._fitter') == \
+    assert roles.rewrite(':func:`trainer.objectives.timeseries_rmse`', 'trainer.fitting.fitter') == \
         '[`trainer.objectives.timeseries_rmse`][trainer.objectives.rmse]'
     # Inside a class (its docstring or a member's) a bare member name is that class's member;
     # a data field has no entry of its own, so it links to the class.
@@ -71,7 +71,7 @@ def test_sphinx_roles_become_cross_references_or_plain_code():
         '[`position`][datasets.Curriculum.position]'
     assert roles.rewrite(':meth:`split`', 'datasets._record', 'TaskDataset') == \
         '[`split`][datasets.TaskDataset.split]'
-    assert roles.rewrite(':attr:`unique`', 'trainer._fixed_points', 'FixedPoints') == \
+    assert roles.rewrite(':attr:`unique`', 'trainer.analysis.attractors', 'FixedPoints') == \
         '[`unique`][trainer.analysis.FixedPoints]'
     # A name of ours that does not exist still becomes a link, which the strict build refuses.
     assert roles.rewrite(':func:`no_such_name`', 'trainer._trainer') == '[`no_such_name`][trainer.no_such_name]'
@@ -87,7 +87,8 @@ def test_attribute_docstring_examples_run():
         module = griffe.load(path, search_paths=[os.path.join(ROOT, 'src')])
         for name in getattr(runtime, '__all__', ()):
             obj = module.members.get(name)
-            if obj is None or obj.is_alias or not obj.is_attribute or not obj.docstring:
+            obj = obj.final_target if obj is not None and obj.is_alias else obj  # defined in a submodule
+            if obj is None or not obj.is_attribute or not obj.docstring:
                 continue
             test = doctest.DocTestParser().get_doctest(obj.docstring.value, {}, f'{path}.{name}', None, 0)
             result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test)

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from trainer import _fcd, objectives
+from trainer import objectives
+from trainer.objectives import fc_dynamics as _fcd
 
 bm = pytest.importorskip('brainmass').objectives
 

@@ -8,7 +8,7 @@ import pytest
 
 import datasets
 from trainer import Trainer, load_checkpoint, objectives, rollout
-from trainer._params import param_values
+from trainer.core.params import param_values
 from trainer.models import RateRNN
 
 

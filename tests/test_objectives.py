@@ -455,7 +455,7 @@ def test_public_names_and_docstring_examples():
     assert objectives.mse().__name__ == 'loss'
     result = doctest.testmod(objectives)
     assert result.attempted >= 10 and result.failed == 0
-    from trainer import _compose  # combine, per_trial, accepts_mask, is_score live there
+    from trainer.objectives import compose as _compose  # combine, per_trial, accepts_mask, is_score live there
     result = doctest.testmod(_compose)
     assert result.attempted >= 8 and result.failed == 0
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import pytest
 
 from trainer import rename_params
-from trainer._params import param_values, set_param_values
+from trainer.core.params import param_values, set_param_values
 from trainer.models import GainPopulation, RateRNN
 
 

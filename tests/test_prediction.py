@@ -8,7 +8,7 @@ import pytest
 
 import datasets
 from trainer import Trainer, objectives, rollout
-from trainer._compiles import total as total_compilations
+from trainer.core.compiles import total as total_compilations
 from trainer.analysis import Prediction, predict
 from trainer.models import GainPopulation, RateRNN
 

@@ -10,7 +10,7 @@ import termios
 
 import pytest
 
-from trainer._progress import ProgressBar
+from trainer.loop.progress import ProgressBar
 
 LONG = {'loss': 0.123456789, 'acc': 0.87654321, 'held_out_loss': 0.23456789,
         'held_out_acc': 0.7654321, 'held_out_some_long_metric_name': 1.5e-7}

@@ -11,12 +11,12 @@ import pytest
 
 import datasets
 from trainer import TrainResult
-from trainer._checkpoint import load, save
-from trainer._program import Program, environ_key
-from trainer._compiles import counting, total
-from trainer._data import as_dataset, eval_indices
-from trainer._state import batch_template, strong
-from trainer._step import register
+from trainer.core.checkpoint import load, save
+from trainer.core.program import Program, environ_key
+from trainer.core.compiles import counting, total
+from trainer.core.data import as_dataset, eval_indices
+from trainer.core.state import batch_template, strong
+from trainer.core.step import register
 from trainer.models import GainPopulation, RateRNN
 
 

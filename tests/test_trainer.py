@@ -10,7 +10,7 @@ import pytest
 
 import datasets
 from trainer import NonFiniteLossError, Trainer, metrics, objectives
-from trainer._compiles import total as total_compilations
+from trainer.core.compiles import total as total_compilations
 from trainer.models import RateRNN
 
 

@@ -14,20 +14,19 @@ The whole loop, in brief::
     result = trainer.fit(train, held_out=held_out, n_epochs=10, batch_size=32)
 
 ``Fitter`` is the other front door: one fixed target, the seed's section-3b
-loop. Both run the same section-3b step (``trainer._step``), compiled by one
-owner (``trainer._program``) as a pure function of an explicit state.
+loop. Both run the same section-3b step (``trainer.core.step``), compiled by one
+owner (``trainer.core.program``) as a pure function of an explicit state.
 """
 
 from . import analysis, metrics, models, objectives
-from ._checkpoint import load_checkpoint
+from .core.checkpoint import load_checkpoint
 from ._ensemble import Ensemble
-from ._ensemble_result import EnsembleResult
-from ._errors import NonFiniteLossError
-from ._fitter import FitResult, Fitter
-from ._params import rename_params
-from ._result import TrainResult
-from ._simulator import Simulator
-from ._forward import rollout
+from .loop.ensemble_result import EnsembleResult
+from .core.errors import NonFiniteLossError
+from .fitting import FitResult, Fitter, Simulator
+from .core.params import rename_params
+from .loop.result import TrainResult
+from .core.forward import rollout
 from ._trainer import Trainer
 
 __all__ = sorted([

@@ -16,7 +16,7 @@ import sys
 import textwrap
 import time
 
-from trainer._compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
+from trainer.core.compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
 
 WIDTH = 80  # every line the command prints fits a default terminal
 
@@ -350,7 +350,7 @@ def _train_ensemble(args, recipe, out, linked):
     import json
     import datasets
     from trainer import Ensemble
-    from trainer._task_run import _optimizer, _scoring
+    from trainer.recipes.task_run import _optimizer, _scoring
     from trainer.models import RateRNN
 
     data = datasets.load_dataset(args.task, n_trials=recipe.n_trials, seed=args.seed, **recipe.stages()[-1])

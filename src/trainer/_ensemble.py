@@ -18,20 +18,21 @@ import datasets
 import jax
 import numpy as np
 
-from . import _checkpoint, _checks
-from ._compile_cache import enable_compile_cache
-from ._compiles import counting
-from ._data import as_dataset, to_device
-from ._ensemble_program import EnsemblePrograms
-from ._ensemble_result import EnsembleResult
-from ._fit import Best, Stages, _advance
-from ._members import (apply_hparams, check_hparams, check_same_structure, clone_optimizer, from_host,
+from .core import checkpoint as _checkpoint
+from .core import checks as _checks
+from .core.compile_cache import enable_compile_cache
+from .core.compiles import counting
+from .core.data import as_dataset, to_device
+from .loop.member_programs import EnsemblePrograms
+from .loop.ensemble_result import EnsembleResult
+from .loop.plan import Best, Stages, _advance
+from .loop.members import (apply_hparams, check_hparams, check_same_structure, clone_optimizer, from_host,
                        member_of, set_member, stack, to_host)
-from ._params import param_values
-from ._progress import ProgressBar
-from ._result import TrainResult
-from ._scores import mean_of
-from ._state import batch_template
+from .core.params import param_values
+from .loop.progress import ProgressBar
+from .loop.result import TrainResult
+from .objectives.scores import mean_of
+from .core.state import batch_template
 from ._trainer import Trainer
 
 __all__ = ['Ensemble']

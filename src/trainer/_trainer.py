@@ -6,23 +6,24 @@ import brainstate
 import jax
 import numpy as np
 
-from . import _checks, _checkpoint
-from ._compile_cache import enable_compile_cache
-from ._data import as_dataset, eval_indices, to_device
-from ._errors import NonFiniteLossError
-from ._fit import Best, Epochs, FitPlan, Stages, mode_sign
-from ._forward import rollout
-from ._params import param_values
-from ._placement import Placement
-from ._prediction import predict
-from ._program import Program, environ_key
-from ._progress import ProgressBar
-from ._reduce import refuse_score
-from ._result import TrainResult
-from ._scores import as_sums, make_score, mean_of, resolve_metrics
-from ._state import batch_template, load_template
-from ._step import make_loss, make_train_step, register
-from .objectives import accepts_mask
+from .core import checks as _checks
+from .core import checkpoint as _checkpoint
+from .core.compile_cache import enable_compile_cache
+from .core.data import as_dataset, eval_indices, to_device
+from .core.errors import NonFiniteLossError
+from .loop.plan import Best, Epochs, FitPlan, Stages, mode_sign
+from .core.forward import rollout
+from .core.params import param_values
+from .core.placement import Placement
+from .analysis.prediction import predict
+from .core.program import Program, environ_key
+from .loop.progress import ProgressBar
+from .objectives.reduce import refuse_score
+from .loop.result import TrainResult
+from .objectives.scores import as_sums, make_score, mean_of, resolve_metrics
+from .core.state import batch_template, load_template
+from .core.step import make_loss, make_train_step, register
+from .objectives.losses import accepts_mask
 
 __all__ = ['Trainer']
 

@@ -10,12 +10,12 @@ held-out numbers agree on identical data for any batch size and any mask.
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
-from ._data import gather
-from ._placement import Placement
-from ._reduce import call_with_mask
+from ..core import checks as _checks
+from ..core.data import gather
+from ..core.placement import Placement
+from .reduce import call_with_mask
 from .metrics import get as get_metric
-from .objectives import accepts_mask
+from .losses import accepts_mask
 
 __all__ = ['make_score', 'mean_of', 'resolve_metrics']
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from ._per_condition import _check_pair, condition_values, trial_labels
+from .conditions import _check_pair, condition_values, trial_labels
 
 __all__ = ['Psychometric', 'psychometric']
 
@@ -117,7 +117,7 @@ def psychometric(prediction, dataset, *, evidence='coherence', sign='ground_trut
     --------
     >>> import numpy as np
     >>> import datasets
-    >>> from trainer._prediction import Prediction
+    >>> from trainer.analysis.prediction import Prediction
     >>> ds = datasets.from_arrays(np.zeros((6, 1, 1)), [1, 1, 1, 0, 0, 0],
     ...                           conditions={'coherence': [10., 5, 5, 5, 5, 10],
     ...                                       'ground_truth': [1, 1, 1, 0, 0, 0]})

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._per_condition import _check_pair, condition_values
+from .conditions import _check_pair, condition_values
 
 __all__ = ['pca', 'plot_trajectories']
 
@@ -76,7 +76,7 @@ def plot_trajectories(prediction, dataset, *, color_by='coherence', label=None, 
     --------
     >>> import numpy as np
     >>> import datasets
-    >>> from trainer._prediction import predict
+    >>> from trainer.analysis.prediction import predict
     >>> from trainer.models import RateRNN
     >>> ds = datasets.from_arrays(np.random.default_rng(0).normal(size=(6, 8, 2)), np.arange(6) % 2,
     ...                           conditions={'side': np.arange(6) % 2})

@@ -6,7 +6,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from . import _reduce
+from . import reduce as _reduce
 
 __all__ = ['accepts_mask', 'combine', 'is_score', 'per_trial']
 

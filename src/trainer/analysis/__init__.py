@@ -18,11 +18,11 @@ The path most papers on trained RNNs start with (Mante et al. 2013; Sussillo
 Every array returned is numpy, trials first.
 """
 
-from ._fixed_points import FixedPoints, fixed_points, sample_states
-from ._per_condition import Table, per_condition, trial_labels
-from ._prediction import Prediction, predict
-from ._psychometric import Psychometric, logistic, psychometric
-from ._trajectories import pca, plot_trajectories
+from .attractors import FixedPoints, fixed_points, sample_states
+from .conditions import Table, per_condition, trial_labels
+from .prediction import Prediction, predict
+from .psychometrics import Psychometric, logistic, psychometric
+from .trajectories import pca, plot_trajectories
 
 __all__ = sorted([
     'FixedPoints',

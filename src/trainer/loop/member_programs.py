@@ -1,6 +1,6 @@
 """An ensemble's compiled programs: member 0's pure step, ``jax.vmap``-ed over the member axis.
 
-The lead member's :class:`~trainer._program.Program` turns its stateful step
+The lead member's :class:`~trainer.core.program.Program` turns its stateful step
 into ``pure(state, *args) -> (state, out)``; here that function is vmapped
 over a ``TrainState`` stacked along a leading member axis, so K members
 cost one trace and one compilation. A member whose ``active`` flag is false
@@ -12,11 +12,11 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from ._compiles import counting
-from ._data import eval_indices, to_device
-from ._program import _COMPILER, _abstract, _scanned_all, environ_key
-from ._members import traced_hparams
-from ._scores import mean_of
+from ..core.compiles import counting
+from ..core.data import eval_indices, to_device
+from ..core.program import _COMPILER, _abstract, _scanned_all, environ_key
+from .members import traced_hparams
+from ..objectives.scores import mean_of
 
 __all__ = ['EnsemblePrograms', 'over_members']
 

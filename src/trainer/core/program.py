@@ -3,7 +3,7 @@
 A brainstate model keeps its values in ``State`` objects; a compiled program
 wants them as arguments. :class:`Program` converts at the boundary only:
 :meth:`Program.read` collects the values of the model, its optimizer and the
-RNG into a :class:`~trainer._state.TrainState`, :meth:`Program.write` puts
+RNG into a :class:`~trainer.core.state.TrainState`, :meth:`Program.write` puts
 them back. In between, a stateful step is traced once by brainstate's
 ``StatefulFunction`` and called as a pure function ``(state, *args) ->
 (state, out)`` under ``jax.jit`` -- no per-call state bookkeeping on the host.
@@ -19,10 +19,10 @@ import brainstate
 import jax
 import numpy as np
 
-from ._compiles import counting
-from ._placement import Placement
-from ._state import TrainState, hidden_states, strong
-from ._step import optimizer_states
+from .compiles import counting
+from .placement import Placement
+from .state import TrainState, hidden_states, strong
+from .step import optimizer_states
 
 __all__ = ['Program', 'environ_key']
 
@@ -70,7 +70,7 @@ class Program:
     optimizer : braintools.optim.OptaxOptimizer, optional
         Already registered with ``model``'s weights; ``None`` for programs
         that only run the model (predictions).
-    placement : trainer._placement.Placement, optional
+    placement : trainer.core.placement.Placement, optional
         Where the state and the data live (default: the default device).
     """
 

@@ -3,7 +3,7 @@
 import brainunit as u
 import jax.numpy as jnp
 
-from ._params import _fit_params, param_paths, trainable_states
+from ..core.params import _fit_params, param_paths, trainable_states
 
 # What ScipyOptimizer takes besides the loss and the bounds.
 _SCIPY_OPTIONS = ('callback', 'constraints', 'method', 'options', 'tol')

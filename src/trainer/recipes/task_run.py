@@ -41,7 +41,7 @@ def angular_error(*, channels=(1, 2)):
 
     def metric(prediction, target, mask=None):
         import brainunit as u
-        from ._reduce import weighted_mean
+        from ..objectives.reduce import weighted_mean
         p, t = jnp.asarray(u.get_magnitude(prediction)), jnp.asarray(u.get_magnitude(target))
         difference = jnp.arctan2(p[..., sin], p[..., cos]) - jnp.arctan2(t[..., sin], t[..., cos])
         wrapped = jnp.abs((difference + jnp.pi) % (2 * jnp.pi) - jnp.pi)  # into [0, pi]
@@ -135,7 +135,7 @@ def _optimizer(recipe):
 
 
 def _scoring(recipe):
-    from . import metrics, objectives
+    from .. import metrics, objectives
     objective = objectives.cross_entropy() if recipe.objective == 'cross_entropy' else objectives.mse()
     if recipe.metric == 'accuracy':
         return objective, {'acc': metrics.accuracy()}, 'held_out_acc'
@@ -188,9 +188,9 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     ([0, 0], ['acc', 'loss'])
     """
     import datasets
-    from ._trainer import Trainer
-    from .models import RateRNN
-    from .recipes import recipe_for
+    from .._trainer import Trainer
+    from ..models import RateRNN
+    from .table import recipe_for
 
     recipe = recipe_for(task) if recipe is None else recipe
     start = time.perf_counter()

@@ -11,13 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _reduce
-from ._errors import NonFiniteLossError
-from ._params import param_values, set_param_values, trainable_states
-from ._program import Program
+from ..core import checks as _checks
+from ..objectives import reduce as _reduce
+from ..core.errors import NonFiniteLossError
+from ..core.params import param_values, set_param_values, trainable_states
+from ..core.program import Program
 # _finite_box too: brainmass's fitter module holds these three helpers, and its tests import them from there.
-from ._search_space import _build_search_space, _finite_box, _trainable_params, scipy_options  # noqa: F401
-from ._step import make_loss, make_train_step, register
+from .search_space import _build_search_space, _finite_box, _trainable_params, scipy_options  # noqa: F401
+from ..core.step import make_loss, make_train_step, register
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
@@ -160,7 +161,7 @@ class Fitter:
         else:
             self._scipy_options = scipy_options(optimizer)
         if objective is None and loss_fn is None:
-            from .objectives import timeseries_rmse
+            from ..objectives.losses import timeseries_rmse
             objective = timeseries_rmse()
         if objective is not None:
             _reduce.refuse_score(objective, 'Fitter')

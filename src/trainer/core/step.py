@@ -1,7 +1,7 @@
 """THE section-3b step, written once for the Fitter and the Trainer.
 
 ``make_train_step`` returns a stateful, uncompiled function; the
-:class:`~trainer._program.Program` turns it into a pure function of the
+:class:`~trainer.core.program.Program` turns it into a pure function of the
 ``TrainState`` and compiles it (one step at a time, or scanned over an epoch).
 """
 
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._state import strong
+from .state import strong
 
 
 def make_loss(model, compute_loss):

@@ -15,10 +15,10 @@ import datasets
 import jax
 import numpy as np
 
-from ._compiles import counting
-from ._data import as_dataset
-from ._errors import NonFiniteLossError
-from ._scores import mean_of
+from ..core.compiles import counting
+from ..core.data import as_dataset
+from ..core.errors import NonFiniteLossError
+from ..objectives.scores import mean_of
 
 # The two values of a step's `advance` flag, put on the device once.
 _ADVANCE = {False: None, True: None}
@@ -168,7 +168,7 @@ class Epochs:
         The training set on the device.
     compiles : dict
         Where train compilations are counted.
-    placement : trainer._placement.Placement
+    placement : trainer.core.placement.Placement
         Splits each batch's indices over the devices.
     """
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._prediction import Prediction, scored_mean
+from .prediction import Prediction, scored_mean
 
 __all__ = ['Table', 'condition_values', 'per_condition', 'trial_labels']
 
@@ -114,7 +114,7 @@ def per_condition(prediction, dataset, by='coherence', metric='accuracy'):
     --------
     >>> import numpy as np
     >>> import datasets
-    >>> from trainer._prediction import Prediction
+    >>> from trainer.analysis.prediction import Prediction
     >>> ds = datasets.from_arrays(np.zeros((4, 1, 1)), [0, 1, 1, 0],
     ...                           conditions={'coherence': [0.0, 0.0, 6.4, 6.4]})
     >>> outputs = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
@@ -145,7 +145,7 @@ def _scorer(prediction, dataset, metric):
                 "metric='accuracy' needs label targets and choices; this dataset has value "
                 "targets. Use metric='mse' (or another trainer.metrics name).")
         return (lambda idx: float(np.mean(prediction.choices[idx] == labels[idx]))), 'accuracy'
-    from . import metrics
+    from ..objectives import metrics
     if isinstance(metric, str):
         name, fn = metric, metrics.get(metric)
     elif callable(metric):

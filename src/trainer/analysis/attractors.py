@@ -20,8 +20,8 @@ import optax
 
 from datasets._checks import as_dt
 
-from ._prediction import kept_hidden_states, recordable
-from ._state import batch_template, hidden_states, load_template
+from .prediction import kept_hidden_states, recordable
+from ..core.state import batch_template, hidden_states, load_template
 
 __all__ = ['FixedPoints', 'fixed_points', 'sample_states']
 
@@ -197,7 +197,7 @@ def sample_states(prediction, n, *, seed=0, scored_only=None):
     --------
     >>> import numpy as np
     >>> import datasets
-    >>> from trainer._prediction import predict
+    >>> from trainer.analysis.prediction import predict
     >>> from trainer.models import RateRNN
     >>> data = datasets.from_arrays(np.ones((3, 5, 2)), np.array([0, 1, 0]))
     >>> starts = sample_states(predict(RateRNN(2, 6, 2), data, record=True), 10)

@@ -3,7 +3,7 @@
 ``predict`` is a standalone function of a model, so a trained network can be
 opened with or without the Trainer that trained it. One compiled program runs
 every (padded) batch in a ``for_loop``: built by the model's
-:class:`~trainer._program.Program` (the Trainer's own, when it calls), keyed
+:class:`~trainer.core.program.Program` (the Trainer's own, when it calls), keyed
 on the forward, the recorded states and ``dt``, and compiled once per shape.
 """
 
@@ -19,11 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
-from ._data import as_dataset
-from ._forward import rollout
-from ._program import Program
-from ._state import batch_template, hidden_states, load_template
+from ..core import checks as _checks
+from ..core.data import as_dataset
+from ..core.forward import rollout
+from ..core.program import Program
+from ..core.state import batch_template, hidden_states, load_template
 
 __all__ = ['Prediction', 'predict']
 
@@ -98,7 +98,7 @@ def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_
     max_bytes : int, optional
         Refuse to record trajectories larger than this (default 2 GiB): they
         are held on the device and then the host in full.
-    program : trainer._program.Program, optional
+    program : trainer.core.program.Program, optional
         The owner of the model's compiled code (a Trainer passes its own).
 
     Returns

@@ -4,7 +4,7 @@ The FCD matrix (Deco et al.) correlates the FC patterns of sliding windows,
 so it captures how connectivity itself moves; a recording's FCD is the usual
 fitting target beside its static FC. Numbers match brainmass 0.1.1
 (``braintools.metric.functional_connectivity_dynamics`` + a Gaussian KDE of
-the upper triangle); the FC of each window is ``trainer._reduce``'s, whose
+the upper triangle); the FC of each window is ``trainer.objectives.reduce``'s, whose
 gradient stays finite when a region is silent in a window.
 """
 
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _reduce
+from . import reduce as _reduce
 
 __all__ = ['fcd', 'fcd_distribution', 'fcd_ks', 'fcd_wasserstein', 'ks_distance', 'wasserstein_1d']
 

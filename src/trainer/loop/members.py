@@ -17,8 +17,8 @@ import braintools
 import jax
 import numpy as np
 
-from ._params import _dotted
-from ._step import optimizer_states
+from ..core.params import _dotted
+from ..core.step import optimizer_states
 
 __all__ = ['HPARAMS', 'apply_hparams', 'check_hparams', 'check_same_structure', 'clone_optimizer',
            'from_host', 'member_of', 'set_member', 'stack', 'to_host', 'traced_hparams']
