@@ -12,7 +12,7 @@ import sys
 import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-PAGES = {'trainer': 'trainer', 'trainer.objectives': 'objectives', 'trainer.metrics': 'metrics',
+PAGES = {'trainer': 'trainer', 'trainer.objectives': 'objectives', 'trainer.metrics': 'metrics', 'trainer.callbacks': 'callbacks',
          'trainer.models': 'models', 'trainer.analysis': 'analysis', 'trainer.recipes': 'recipes',
          'trainer.distributed': 'distributed', 'datasets': 'datasets'}
 

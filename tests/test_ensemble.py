@@ -246,9 +246,17 @@ def test_seeds_must_match_the_members():
         ensemble.fit(train, n_epochs=1, batch_size=BATCH, seeds=[1, -2])
 
 
-def test_a_curriculum_is_refused_with_the_way_to_train_one():
-    curriculum = datasets.Curriculum([{'seq_len': 4}, {}], task='delayed_match_task')
-    ensemble = Ensemble([model(0), model(1)], braintools.optim.Adam(), **KW)
-    with pytest.raises(TypeError, match='got a datasets.Curriculum; train each member on the curriculum '
-                                        'with Trainer.fit'):
-        ensemble.fit(curriculum, n_epochs=1, batch_size=BATCH)
+def test_an_ensemble_trains_through_a_curriculum_as_each_member_alone():
+    # A loss threshold of 0 is never met: every stage ends after max_epochs_per_stage, for every
+    # member alike, so the members' solo fits move on at the same epochs as the ensemble.
+    curriculum = datasets.Curriculum([{'seq_len': 4, 'n_symbols': 2}, {'seq_len': 6, 'n_symbols': 2}],
+                                     task='delayed_match_task', n_trials=48, monitor='held_out_loss',
+                                     threshold=0.0, max_epochs_per_stage=2)
+    ensemble = Ensemble([model(0), model(1)], braintools.optim.Adam(lr=1e-2), **KW)
+    result = ensemble.fit(curriculum, n_epochs=4, batch_size=BATCH)
+    assert result.n_compilations == {'train': 2, 'eval': 2}  # one pair per trial length
+    for k, member in enumerate(result.members):
+        alone = Trainer(model(k), braintools.optim.Adam(lr=1e-2), **KW).fit(curriculum, n_epochs=4, batch_size=BATCH)
+        assert [r['stage'] for r in member.history] == [0, 0, 1, 1]
+        assert_same_history(alone.history, member.history)
+        assert_close(alone.best_params, member.best_params, rtol=1e-4)  # 8 Adam steps, vmapped vs solo

@@ -33,7 +33,7 @@ from ._io import from_arrays, from_npz, save_npz
 from ._plot import plot_trial
 from ._record import TaskDataset
 # _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
-from ._registry import _REGISTRY, list_datasets, load_dataset, register_dataset  # noqa: F401
+from ._registry import _REGISTRY, list_datasets, load_dataset, loader_of, register_dataset  # noqa: F401
 
 __all__ = [
     'Curriculum',
@@ -51,6 +51,7 @@ __all__ = [
     'from_npz',
     'list_datasets',
     'load_dataset',
+    'loader_of',
     'multi_region_signal',
     'plot_trial',
     'register_dataset',

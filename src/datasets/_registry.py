@@ -8,7 +8,7 @@ from . import _brainmass
 
 from ._record import TaskDataset
 
-__all__ = ['list_datasets', 'load_dataset', 'register_dataset']
+__all__ = ['list_datasets', 'load_dataset', 'loader_of', 'register_dataset']
 
 # name -> (loader, one-line description)
 _REGISTRY = {}
@@ -80,6 +80,20 @@ _AS_IS = {'example_connectome'}
 def _entries():
     """Ours, then the names only brainmass's registry holds (once brainmass is imported)."""
     return {**_brainmass.foreign(), **_REGISTRY}
+
+
+def loader_of(name: str) -> Callable:
+    """The loader registered under ``name`` (its signature says which arguments it takes).
+
+    Examples
+    --------
+    >>> import datasets
+    >>> 'n_trials' in __import__('inspect').signature(datasets.loader_of('delayed_match_task')).parameters
+    True
+    """
+    if name not in _REGISTRY:
+        load_dataset(name)  # raises the registry's error: the known names, the closest first
+    return _REGISTRY[name][0]
 
 
 def list_datasets() -> List[Tuple[str, str]]:

@@ -17,6 +17,7 @@ import textwrap
 import time
 
 from trainer.core.compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
+from trainer.loop.result import BOOKKEEPING
 
 WIDTH = 80  # every line the command prints fits a default terminal
 
@@ -156,9 +157,9 @@ def takes_trials(name):
     Fixed targets (one recorded trial, such as ``steady_state_target``)
     cannot be split into training and held-out trials.
     """
-    from datasets._registry import _REGISTRY  # the loader's signature is the only record of it
-    try:
-        params = inspect.signature(_REGISTRY[name][0]).parameters.values()
+    import datasets
+    try:  # the loader's signature is the only record of it
+        params = inspect.signature(datasets.loader_of(name)).parameters.values()
     except (TypeError, ValueError):  # a callable without a signature: let `train` try it
         return True
     return any(p.name == 'n_trials' or p.kind is p.VAR_KEYWORD for p in params)
@@ -238,9 +239,9 @@ def _run_folder(args):
 def history_table(result, width=WIDTH):
     """The history as a fixed-width table (``*`` marks the best epoch), at most ``width`` wide."""
     rows = result.history
-    keys = [k for k in rows[0] if k not in ('epoch', 'lr', 'time')]
-    if 'stage' in keys and len({row['stage'] for row in rows}) == 1:
-        keys.remove('stage')  # one stage: no curriculum to follow (history.csv keeps the column)
+    keys = [k for k in rows[0] if k not in BOOKKEEPING]
+    if len({row.get('stage') for row in rows}) > 1:
+        keys.insert(0, 'stage')  # a curriculum moved on (history.csv always keeps the column)
     if len({row['lr'] for row in rows}) > 1:
         keys.append('lr')
     cell = lambda v: '-' if v is None else f'{v:.4g}' if isinstance(v, float) else str(v)
@@ -350,15 +351,15 @@ def _train_ensemble(args, recipe, out, linked):
     import json
     import datasets
     from trainer import Ensemble
-    from trainer.recipes.task_run import _optimizer, _scoring
+    from trainer.recipes.task_run import optimizer_for, scoring_for
     from trainer.models import RateRNN
 
     data = datasets.load_dataset(args.task, n_trials=recipe.n_trials, seed=args.seed, **recipe.stages()[-1])
     train_set, held_out = data.split(1 - recipe.held_out, seed=args.seed)
     n_output = data.n_classes if data.n_classes is not None else data.targets.shape[-1]
     seeds = [args.seed + k for k in range(args.ensemble)]
-    objective, metrics, monitor = _scoring(recipe)
-    optimizer, lr_schedule = _optimizer(recipe)
+    objective, metrics, monitor = scoring_for(recipe)
+    optimizer, lr_schedule = optimizer_for(recipe)
     models = [RateRNN(data.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=s) for s in seeds]
     ensemble = Ensemble(models, optimizer, objective=objective, metrics=metrics,
                         grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,

@@ -77,7 +77,7 @@ def trial_labels(dataset):
     return np.argmax(scored_mean(one_hot, dataset.mask), axis=-1)
 
 
-def _check_pair(prediction, dataset):
+def check_pair(prediction, dataset):
     if not isinstance(prediction, Prediction):
         raise TypeError(f'prediction must be a Prediction (from predict), got {type(prediction).__name__}.')
     if len(prediction) != len(dataset):
@@ -123,7 +123,7 @@ def per_condition(prediction, dataset, by='coherence', metric='accuracy'):
             0  2       0.5
           6.4  2         1
     """
-    _check_pair(prediction, dataset)
+    check_pair(prediction, dataset)
     names = (by,) if isinstance(by, str) else tuple(by)
     if not names or not all(isinstance(n, str) for n in names):
         raise ValueError(f'by must be a condition name or a tuple of them, got {by!r}.')

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from .conditions import _check_pair, condition_values, trial_labels
+from .conditions import check_pair, condition_values, trial_labels
 
 __all__ = ['Psychometric', 'psychometric']
 
@@ -126,7 +126,7 @@ def psychometric(prediction, dataset, *, evidence='coherence', sign='ground_trut
     >>> curve.evidence, curve.fraction, curve.choice
     (array([-10.,  -5.,   5.,  10.]), array([0. , 0.5, 0.5, 1. ]), 1)
     """
-    _check_pair(prediction, dataset)
+    check_pair(prediction, dataset)
     if prediction.choices is None:
         raise ValueError('psychometric needs choices; the prediction has none (value targets).')
     name = evidence if isinstance(evidence, str) else 'evidence'

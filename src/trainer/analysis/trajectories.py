@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .conditions import _check_pair, condition_values
+from .conditions import check_pair, condition_values
 
 __all__ = ['pca', 'plot_trajectories']
 
@@ -84,7 +84,7 @@ def plot_trajectories(prediction, dataset, *, color_by='coherence', label=None, 
     >>> len(fig.axes[0].lines)
     6
     """
-    _check_pair(prediction, dataset)
+    check_pair(prediction, dataset)
     if not prediction.states:
         raise ValueError('prediction has no recorded states; run predict(..., record=True).')
     names = states or ([n for n, _ in fixed_points.layout] if fixed_points is not None

@@ -12,7 +12,7 @@ from brainstate.nn import Param
 __all__ = ['rename_params']
 
 
-def _dotted(path):
+def dotted_name(path):
     """``('node', 'g', 'val')`` -> ``'node.g'`` (the ``val`` leaf of a ``Param``)."""
     parts = [str(p) for p in path]
     if len(parts) > 1 and parts[-1] == 'val':
@@ -27,10 +27,10 @@ def trainable_states(model):
 
 def param_paths(model):
     """Return ``{dotted_name: path}`` for every trainable leaf of ``model``."""
-    return {_dotted(path): path for path in trainable_states(model)}
+    return {dotted_name(path): path for path in trainable_states(model)}
 
 
-def _fit_params(model):
+def fit_params(model):
     return {'.'.join(str(p) for p in path): node for path, node in model.nodes().items()
             if isinstance(node, Param) and node.fit}
 
@@ -41,18 +41,18 @@ def param_values(model):
     A ``Param`` reports ``Param.value()`` (transform applied); any other
     trainable state (a ``Linear`` weight, say) reports its raw value.
     """
-    params = _fit_params(model)
+    params = fit_params(model)
     return {
         name: params[name].value() if name in params else state.value
-        for name, state in ((_dotted(p), s) for p, s in trainable_states(model).items())
+        for name, state in ((dotted_name(p), s) for p, s in trainable_states(model).items())
     }
 
 
 def set_param_values(model, values):
     """Write ``{dotted_name: value}`` (constrained space) into ``model``."""
-    params, states = _fit_params(model), trainable_states(model)
+    params, states = fit_params(model), trainable_states(model)
     for path, value in rename_params(values, model).items():
-        name = _dotted(path)
+        name = dotted_name(path)
         if name in params:
             params[name].set_value(value)
         else:
@@ -95,7 +95,7 @@ def rename_params(mapping, model):
     out = {}
     for key, value in mapping.items():
         if isinstance(key, tuple):
-            out[_dotted(key)] = value
+            out[dotted_name(key)] = value
         elif key in paths:
             out[paths[key]] = value
         else:

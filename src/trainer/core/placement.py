@@ -101,12 +101,15 @@ class Placement:
             return tree
         return self._put(tree, lambda x: P(*([None] * axis), 'batch') if x.ndim > axis else P())
 
-    def state(self, state):
-        """A ``TrainState`` placed: everything replicated but the batch-shaped hidden template."""
+    def state(self, state, batch_axis=0):
+        """A ``TrainState`` placed: everything replicated but the batch-shaped hidden template.
+
+        ``batch_axis=1`` for states stacked on a leading member axis (an ensemble's).
+        """
         if self.mesh is None:
             return state
         return state._replace(params=self.replicated(state.params), opt=self.replicated(state.opt),
-                              rng=self.replicated(state.rng), hidden=self.batched(state.hidden))
+                              rng=self.replicated(state.rng), hidden=self.batched(state.hidden, batch_axis))
 
     def constrain(self, state):
         """Inside a program: keep the state replicated (XLA may otherwise leave it sharded)."""

@@ -14,9 +14,13 @@ metrics, clipping, schedule...) and the ``brainstate.environ`` values (``dt``).
 """
 
 import concurrent.futures
+import dataclasses
+import weakref
+from typing import Optional
 
 import brainstate
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .compiles import counting
@@ -24,10 +28,12 @@ from .placement import Placement
 from .state import TrainState, hidden_states, strong
 from .step import optimizer_states
 
-__all__ = ['Program', 'environ_key']
+__all__ = ['Members', 'Program', 'environ_key']
 
 # One background thread compiles ahead of time while the main thread trains.
 _COMPILER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='trainer-compile')
+# Each model's one Program (see Program.of), dropped with the model.
+_OWNERS = weakref.WeakKeyDictionary()
 
 
 def _hashable(value):
@@ -79,7 +85,7 @@ class Program:
         self.placement = placement or Placement(None)
         self.weights = model.states(brainstate.ParamState)
         ids = {id(s) for s in self.weights.values()}
-        self._opt = [] if optimizer is None else [s for s in optimizer_states(optimizer) if id(s) not in ids]
+        self.opt_states = [] if optimizer is None else [s for s in optimizer_states(optimizer) if id(s) not in ids]
         self._jitted, self._ahead = {}, {}
         self.compiles = {'train': 0, 'eval': 0}
         # The (group, key) slots that some traced program writes (params, opt, rng): see writer().
@@ -92,7 +98,7 @@ class Program:
             k: s.value for k, s in hidden_states(self.model).items() if _readable(s)}
         return self.placement.state(TrainState(
             params=strong({k: s.value for k, s in self.weights.items()}),
-            opt=tuple(strong(s.value) for s in self._opt),
+            opt=tuple(strong(s.value) for s in self.opt_states),
             hidden=hidden, rng=brainstate.random.DEFAULT.value))
 
     def write(self, state):
@@ -104,7 +110,7 @@ class Program:
         state = jax.tree.map(Placement.local, state)
         for key, s in self.weights.items():
             s.value = state.params[key]
-        for s, value in zip(self._opt, state.opt):
+        for s, value in zip(self.opt_states, state.opt):
             s.value = value
         current = hidden_states(self.model)
         for key, value in state.hidden.items():
@@ -128,7 +134,7 @@ class Program:
         each call, provided nothing else writes its states in between. In a
         single process every array is addressable: no local copies are made.
         """
-        weights, opt = dict(self.weights), list(self._opt)
+        weights, opt = dict(self.weights), list(self.opt_states)
         local = Placement.local if jax.process_count() > 1 else None
         targets, seen = None, 0  # (State, slot) of the written slots; len(self.written) then
 
@@ -167,7 +173,11 @@ class Program:
 
     @property
     def _opt_ids(self):
-        return {id(s): i for i, s in enumerate(self._opt)}
+        return {id(s): i for i, s in enumerate(self.opt_states)}
+
+    def opt_index(self, state):
+        """Where the optimizer ``State`` ``state`` sits in ``TrainState.opt`` (``None`` if it is not there)."""
+        return self._opt_ids.get(id(state))
 
     def pure(self, fn):
         """``fn(*args) -> out`` that touches model states, as ``pure(state, *args) -> (state, out)``.
@@ -191,36 +201,121 @@ class Program:
 
         return pure_fn
 
-    def jit(self, name, key, build, *, scan=False):
-        """``jax.jit(self.pure(build()))``, built once per ``(name, key, environ)``.
+    @classmethod
+    def of(cls, model, optimizer=None, placement=None):
+        """The one ``Program`` of ``model`` (made on first use; a Trainer's replaces a bare one).
 
-        With ``scan=True`` the program is ``(state, *fixed, *stacked) -> (state, outs)``
-        with ``fixed`` the first argument: the step scanned over the stacked rest.
+        ``trainer.analysis.predict(model, ...)`` finds the Trainer's programs here, so a
+        trained model never compiles its prediction twice.
         """
-        full = (name, key, scan, environ_key(), self.placement.key)
-        if full not in self._jitted:
-            fn = self.pure(build())
-            self._jitted[full] = jax.jit(_scanned(fn) if scan else fn)
+        program = _OWNERS.get(model)
+        if program is None or (optimizer is not None and program.optimizer is not optimizer) \
+                or (placement is not None and program.placement.key != placement.key):
+            program = cls(model, optimizer, placement)
+            _OWNERS[model] = program
+        return program
+
+    def jit(self, name, key, build, *, env=None, scan=False, members=None):
+        """``jax.jit(self.pure(build()))``, built once per ``(name, key, env, placement)``, called under ``env``.
+
+        Parameters
+        ----------
+        env : dict, optional
+            ``brainstate.environ`` settings (``dt``, ``fit``) the program traces and runs
+            under; they are part of its key, so another ``dt`` or mode never reuses it.
+        scan : bool
+            ``(state, fixed, *stacked) -> (state, outs)``: the step ``fn(state, *fixed,
+            *xs)`` scanned over the stacked rest (one compiled call per epoch).
+        members : Members, optional
+            Map the step over a leading member axis of the state (an ensemble).
+        """
+        with brainstate.environ.context(**(env or {})):
+            full = (name, key, scan, members, environ_key(), self.placement.key)
+            if full not in self._jitted:
+                fn = self.pure(build())
+                if members is not None:
+                    fn = members.over(fn)
+                self._jitted[full] = _under(env, jax.jit(_scanned(fn) if scan else fn))
         return self._jitted[full]
 
-    def ahead(self, name, key, build, *args):
-        """Compile ``pure(build())`` for ``args`` ahead of time, in the background.
+    def ahead(self, name, key, build, *args, env=None, members=None):
+        """Compile ``pure(build())`` scanned over batches for ``args``, ahead of time, in the background.
 
-        Returns a future of the compiled executable, cached on ``(name, key,
-        environ)`` and the arguments' shapes, dtypes and shardings. Tracing runs
-        here (brainstate's trace stacks are not thread-safe); only XLA's
-        compilation, which releases the GIL, overlaps the caller's next work.
+        The program is ``(state, fixed, stacked) -> (state, outs)`` (with ``members``:
+        ``(state, active, fixed, stacked)``). Returns a future of the executable,
+        cached on ``(name, key, env, placement)`` and the arguments' shapes, dtypes and
+        shardings. Tracing runs here (brainstate's trace stacks are not thread-safe);
+        only XLA's compilation, which releases the GIL, overlaps the caller's next work.
         """
-        full = (name, key, environ_key(), self.placement.key, _abstract(args))
-        if full not in self._ahead:
-            lowered = jax.jit(_scanned_all(self.pure(build()))).lower(*args)
+        with brainstate.environ.context(**(env or {})):
+            full = (name, key, members, environ_key(), self.placement.key, _abstract(args))
+            if full not in self._ahead:
+                fn = _scanned_all(self.pure(build()))
+                lowered = jax.jit(fn if members is None else members.over(fn)).lower(*args)
 
-            def compile_():
-                with counting(self.compiles, name):
-                    return lowered.compile()
+                def compile_():
+                    with counting(self.compiles, name):
+                        return lowered.compile()
 
-            self._ahead[full] = _COMPILER.submit(compile_)
+                self._ahead[full] = _COMPILER.submit(compile_)
         return self._ahead[full]
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    """A program over K states stacked on a leading member axis: ``(state, active, *args)``.
+
+    A member whose ``active`` flag is false keeps its state (``jnp.where`` inside
+    the program): a stopped or diverged member freezes while the others go on.
+
+    Parameters
+    ----------
+    in_axes : tuple
+        The member axis of each argument after ``active`` (``0`` or ``None``).
+    batch : int, optional
+        ``None`` vmaps all members at once; ``b`` runs a ``jax.lax.map`` over
+        chunks of ``b`` vmapped members, still one program (on a CPU, where K small
+        batched matrix products cost no less than K separate ones, ``1`` is fastest).
+    """
+
+    in_axes: tuple
+    batch: Optional[int] = None
+
+    def over(self, fn):
+        def step(state, active, *args):
+            new, out = fn(state, *args)
+            return jax.tree.map(lambda n, o: jnp.where(active, n, o), new, state), out
+
+        return _over_members(step, (0, 0, *self.in_axes), self.batch)
+
+
+def _over_members(fn, in_axes, member_batch):
+    if member_batch is None:
+        return jax.vmap(fn, in_axes=in_axes)
+    mapped = [i for i, axis in enumerate(in_axes) if axis == 0]
+
+    def each(*args):
+        def one(xs):
+            full = list(args)
+            for i, x in zip(mapped, xs):
+                full[i] = x
+            return fn(*full)
+
+        return jax.lax.map(one, tuple(args[i] for i in mapped), batch_size=member_batch)
+
+    return each
+
+
+def _under(env, fn):
+    """``fn`` called under the ``brainstate.environ`` settings it was traced with."""
+    if not env:
+        return fn
+
+    def call(*args):
+        with brainstate.environ.context(**env):
+            return fn(*args)
+
+    return call
 
 
 def _scanned_all(fn):
@@ -232,8 +327,9 @@ def _scanned_all(fn):
 
 
 def _scanned(fn):
+    # (state, fixed_tuple, *stacked): scan fn(state, *fixed, *xs) over the stacked arguments.
     def scanned(state, fixed, *stacked):
-        return jax.lax.scan(lambda s, xs: fn(s, fixed, *xs), state, stacked)
+        return jax.lax.scan(lambda s, xs: fn(s, *fixed, *xs), state, stacked)
 
     return scanned
 

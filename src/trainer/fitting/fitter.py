@@ -16,9 +16,10 @@ from ..objectives import reduce as _reduce
 from ..core.errors import NonFiniteLossError
 from ..core.params import param_values, set_param_values, trainable_states
 from ..core.program import Program
-# _finite_box too: brainmass's fitter module holds these three helpers, and its tests import them from there.
-from .search_space import _build_search_space, _finite_box, _trainable_params, scipy_options  # noqa: F401
+# finite_box too: brainmass's fitter module holds these three helpers, and its tests import them from there.
+from .search_space import build_search_space, finite_box, trainable_params, scipy_options  # noqa: F401
 from ..core.step import make_loss, make_train_step, register
+from ..loop.callbacks import as_callbacks, is_main
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
@@ -107,9 +108,12 @@ class Fitter:
         Exactly one of them.
     transient : int, optional
         Leading prediction steps to drop before the objective.
-    callbacks : list of callable, optional
-        ``callback(info)`` after every step with ``info = {'step', 'loss',
-        'best_loss', 'model'}``; returning ``True`` stops the fit (``'grad'``).
+    callbacks : list, optional
+        :class:`trainer.callbacks.Callback` objects, told after every step
+        (``on_epoch_end(step, {'loss', 'best_loss'})``; ``EarlyStopping``,
+        ``ProgressBar``, ``CSVLogger`` apply), or functions ``callback(info)``
+        with ``info = {'step', 'loss', 'best_loss', 'model'}``; returning
+        ``True`` stops the fit (``'grad'``).
     backend : {'grad', 'scipy'}, default 'grad'
     bounds : dict, optional
         ``{dotted_name: (low, high)}`` for ``backend='scipy'`` (dimensionless
@@ -167,6 +171,7 @@ class Fitter:
             _reduce.refuse_score(objective, 'Fitter')
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.predict, self.loss_fn, self.transient = predict, loss_fn, transient
+        as_callbacks(callbacks)  # checked now, wrapped at each fit
         self.callbacks, self.backend = list(callbacks or []), backend
         self.bounds = bounds if bounds is not None else search_space
 
@@ -224,39 +229,45 @@ class Fitter:
         state, advance = program.read(), jax.device_put(np.bool_(False))
         target = jax.device_put(target) if _is_numeric(target) else target
         history, best_loss, best, best_pred = [], float('inf'), None, None
+        callbacks, run = as_callbacks(self.callbacks), Steps(self.model, n_steps)
         write = None  # for the callbacks: set up after step 0, whose trace may create hidden states
-        for i in range(n_steps):
-            # The loss of step i is measured at the parameters before its update.
-            new, (status, prediction) = step(state, target, advance)
-            loss, finite = (float(x) for x in np.asarray(status))  # one host transfer per step
-            history.append(loss)
-            if not finite:
-                # The failed update touches nothing: the optimizer as before it, the best parameters.
-                program.write(state._replace(params=state.params if best is None else best))
-                what = f"the loss became {loss}" if not math.isfinite(loss) else \
-                    f"an update made the parameters NaN or infinite (loss {loss:.6g})"
-                raise NonFiniteLossError(
-                    f"{what} at step {i}; the model keeps its best parameters (loss "
-                    f"{best_loss:.6g}). Lower the learning rate or bound the parameters "
-                    "(e.g. Param(..., t=SigmoidT(lo, hi))).")
-            if loss < best_loss:
-                best_loss, best, best_pred = loss, state.params, prediction
-            state = new
-            if verbose:
-                print(f"[grad] step {i}: loss={loss:.6g} best={best_loss:.6g}")
-            if self.callbacks:
-                write = write or program.writer()
-                write(state)  # callbacks see the model after step i
-                info = {'step': i, 'loss': loss, 'best_loss': best_loss, 'model': self.model}
-                if any([cb(info) is True for cb in self.callbacks]):
-                    break
+        for cb in callbacks:
+            cb.on_fit_start(run)
+        try:
+            for i in range(n_steps):
+                # The loss of step i is measured at the parameters before its update.
+                new, (status, prediction) = step(state, target, advance)
+                loss, finite = (float(x) for x in np.asarray(status))  # one host transfer per step
+                history.append(loss)
+                if not finite:
+                    # The failed update touches nothing: the optimizer as before it, the best parameters.
+                    program.write(state._replace(params=state.params if best is None else best))
+                    what = f"the loss became {loss}" if not math.isfinite(loss) else \
+                        f"an update made the parameters NaN or infinite (loss {loss:.6g})"
+                    raise NonFiniteLossError(
+                        f"{what} at step {i}; the model keeps its best parameters (loss "
+                        f"{best_loss:.6g}). Lower the learning rate or bound the parameters "
+                        "(e.g. Param(..., t=SigmoidT(lo, hi))).")
+                if loss < best_loss:
+                    best_loss, best, best_pred = loss, state.params, prediction
+                state = new
+                if verbose:
+                    print(f"[grad] step {i}: loss={loss:.6g} best={best_loss:.6g}")
+                if callbacks:
+                    write = write or program.writer()
+                    write(state)  # callbacks see the model after step i
+                    if run.after_step(i, loss, best_loss, callbacks):
+                        break
+        finally:
+            for cb in callbacks:
+                cb.on_fit_end(run)
         # Parameters from the best point, the rest (optimizer) from the last step.
         program.write(state._replace(params=state.params if best is None else best))
         return FitResult('grad', best_loss, param_values(self.model), history, len(history),
                          best_pred, self.model, self.optimizer)
 
     def _fit_scipy(self, target, n_steps, verbose):
-        space = _build_search_space(_trainable_params(self.model), self.bounds)
+        space = build_search_space(trainable_params(self.model), self.bounds)
         loss_closure = make_loss(self.model, self._compute_loss)
 
         def loss_of(**values):
@@ -294,3 +305,44 @@ def _one_transfer(step):
         return jnp.stack([loss, finite.astype(jnp.float32)]), aux
 
     return fit_step
+
+
+class Steps:
+    """A Fitter's fit in progress, as its callbacks see it (each step is their "epoch").
+
+    Attributes
+    ----------
+    model : brainstate.nn.Module
+    history : list of dict
+        ``{'step', 'loss', 'best_loss'}`` per step so far.
+    n_epochs : int
+        The steps asked for (a progress bar's total).
+    """
+
+    n_members, n_models, stage, last_stage, stages_moved = None, 1, None, True, False
+    monitor, keys = 'loss', ('loss', 'best_loss')
+
+    def __init__(self, model, n_steps):
+        self.model, self.n_epochs, self.history = model, n_steps, []
+        self.trained, self.stop_requested, self.is_main = [True], False, is_main()
+
+    def stop(self):
+        """Stop after this step."""
+        self.stop_requested = True
+
+    def stop_member(self, k):
+        self.stop()
+
+    def rows_of(self, step):
+        return [row for row in self.history if row['step'] == step]
+
+    def callback_info(self, step):
+        row = self.history[-1]
+        return {'step': step, 'loss': row['loss'], 'best_loss': row['best_loss'], 'model': self.model}
+
+    def after_step(self, i, loss, best_loss, callbacks):
+        """Record step ``i`` and tell the callbacks; ``True`` stops the fit."""
+        self.history.append({'step': i, 'loss': loss, 'best_loss': best_loss})
+        logs = {'loss': loss, 'best_loss': best_loss}
+        asked = [cb.on_epoch_end(i, logs) is True for cb in callbacks]
+        return any(asked) or self.stop_requested

@@ -3,19 +3,19 @@
 import brainunit as u
 import jax.numpy as jnp
 
-from ..core.params import _fit_params, param_paths, trainable_states
+from ..core.params import fit_params, param_paths, trainable_states
 
 # What ScipyOptimizer takes besides the loss and the bounds.
 _SCIPY_OPTIONS = ('callback', 'constraints', 'method', 'options', 'tol')
 
 
-def _trainable_params(model):
+def trainable_params(model):
     """``{dotted_name: Param}`` for each trainable ``Param``; a bare ``ParamState`` for the rest."""
-    params, states = _fit_params(model), trainable_states(model)
+    params, states = fit_params(model), trainable_states(model)
     return {name: params.get(name, states[path]) for name, path in param_paths(model).items()}
 
 
-def _finite_box(transform):
+def finite_box(transform):
     """The ``(low, high)`` interval a bounded transform maps onto, or ``None``.
 
     ``SigmoidT``-like transforms expose ``lower`` and ``width``, ``ClipT``
@@ -35,7 +35,7 @@ def _value(param):
     return param.value() if callable(param.value) else param.value
 
 
-def _build_search_space(params, bounds):
+def build_search_space(params, bounds):
     """``{name: (low, high)}`` for every parameter: ``bounds`` where given, else the transform's box.
 
     Each pair is broadcast to the parameter's shape. Raises ``ValueError`` for
@@ -56,7 +56,7 @@ def _build_search_space(params, bounds):
         )
     space = {}
     for name, param in params.items():
-        box = bounds.get(name) or _finite_box(getattr(param, 't', None))
+        box = bounds.get(name) or finite_box(getattr(param, 't', None))
         if box is None:
             kind = type(param.t).__name__ if hasattr(param, 't') else 'no'
             raise ValueError(

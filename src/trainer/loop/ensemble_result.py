@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from .result import BOOKKEEPING
+
 __all__ = ['EnsembleResult']
 
 
@@ -84,7 +86,7 @@ class EnsembleResult:
     def _keys(self):
         first = next((m.history[0] for m in self.members if m.history), {})
         held = [k for k in first if k.startswith('held_out_')]
-        return held or [k for k in first if k not in ('epoch', 'lr', 'time')]
+        return held or [k for k in first if k not in BOOKKEEPING]
 
     def summary(self):
         """Mean, sd (ddof 1), min and max across members of each final and best metric.

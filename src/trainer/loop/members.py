@@ -17,7 +17,7 @@ import braintools
 import jax
 import numpy as np
 
-from ..core.params import _dotted
+from ..core.params import dotted_name
 from ..core.step import optimizer_states
 
 __all__ = ['HPARAMS', 'apply_hparams', 'check_hparams', 'check_same_structure', 'clone_optimizer',
@@ -103,6 +103,12 @@ def check_hparams(hparams, n_members, optimizer):
                 f"hparams['lr'] sets each member's base learning rate, which needs a schedule computed "
                 f"from the base rate alone ({', '.join(_BASE_LR_SCHEDULES)}); the optimizer's is "
                 f"{schedule}. Use one of those, or train the members with separate Trainers.")
+    if 'lr' in out and type(optimizer) is braintools.optim.OptaxOptimizer:
+        raise ValueError(
+            "hparams['lr'] sets each member's learning rate, but this optimizer wraps a plain optax "
+            "transformation, whose rate lives inside optax where no member can change it; use a "
+            "braintools optimizer such as braintools.optim.Adam(lr=...), or train the members with "
+            "separate Trainers.")
     if 'weight_decay' in out and type(optimizer) is braintools.optim.OptaxOptimizer:
         raise ValueError(
             "hparams['weight_decay'] rebuilds the optimizer's own transformation with a per-member "
@@ -116,9 +122,8 @@ def apply_hparams(optimizer, values):
     if 'lr' in values:
         lr, schedule = float(values['lr']), optimizer.lr
         schedule.base_lrs = [lr] * len(schedule.base_lrs)
-        optimizer._base_lr = lr
-        optimizer._current_lr.value = lr
-        schedule._refresh_current_lrs()
+        schedule.step(schedule.last_epoch.value)  # the schedule's rate at its epoch, from the new base
+        optimizer.current_lr = schedule.get_last_lr()[0]
     if 'weight_decay' in values:
         optimizer.weight_decay = _TracedWeightDecay(values['weight_decay'])
         optimizer.tx = optimizer.default_tx()
@@ -157,11 +162,11 @@ def _first_difference(ref, other, what):
     if isinstance(ref, dict):
         for key in ref:
             if key not in other:
-                return f"it lacks the {what} {_dotted(key)!r}"
+                return f"it lacks the {what} {dotted_name(key)!r}"
         for key in other:
             if key not in ref:
-                return f"it has a {what} {_dotted(key)!r} that models[0] lacks"
-        items = [(_dotted(key), ref[key], other[key]) for key in ref]
+                return f"it has a {what} {dotted_name(key)!r} that models[0] lacks"
+        items = [(dotted_name(key), ref[key], other[key]) for key in ref]
     else:
         if len(ref) != len(other):
             return f"its optimizer holds {len(other)} states, models[0]'s {len(ref)}"

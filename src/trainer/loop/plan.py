@@ -1,34 +1,22 @@
-"""The pieces of one ``Trainer.fit``: its validated plan, best-epoch tracking, one epoch's batches.
+"""What a fit trains on and how: its options, each stage's validated plan, best-epoch tracking.
 
-Nothing here reads the ``Trainer``: a plan holds the validated arguments, an
-:class:`Epochs` holds the compiled programs, the device data and the index
-streams, and every function takes and returns the explicit ``TrainState``.
+Nothing here reads a front door: :class:`FitOptions` holds ``fit``'s
+arguments once, :func:`make_plan` validates them against the current stage's
+data (one dataset, or a curriculum's stage from :class:`Stages`), and
+:class:`Best` keeps a best epoch.
 """
 
 import dataclasses
+import hashlib
 import math
-import time
+import zlib
 from typing import Any, Optional
 
-import brainstate
 import datasets
-import jax
 import numpy as np
 
-from ..core.compiles import counting
+from ..core import checks
 from ..core.data import as_dataset
-from ..core.errors import NonFiniteLossError
-from ..objectives.scores import mean_of
-
-# The two values of a step's `advance` flag, put on the device once.
-_ADVANCE = {False: None, True: None}
-
-
-def _advance(flag):
-    if _ADVANCE[flag] is None:
-        _ADVANCE[flag] = jax.device_put(np.bool_(flag))
-    return _ADVANCE[flag]
-
 
 @dataclasses.dataclass(frozen=True)
 class FitPlan:
@@ -43,7 +31,6 @@ class FitPlan:
     eval_every: int
     monitor: str
     sign: float
-    patience: Optional[int]
     min_delta: float
     compile_epoch: bool
     names: tuple  # 'loss' and the metric names, in the order rows show them
@@ -52,6 +39,11 @@ class FitPlan:
 
     def evaluates(self, epoch):
         return self.held_out is not None and (epoch % self.eval_every == 0 or epoch == self.n_epochs)
+
+    @property
+    def keys(self):
+        """The history keys a row of this plan has besides its bookkeeping."""
+        return self.names + (tuple(f'held_out_{k}' for k in self.names) if self.held_out is not None else ())
 
     @property
     def n_steps(self):
@@ -67,11 +59,11 @@ class Best:
     wait: int
     params: dict
 
-    def update(self, value, epoch, params, plan):
-        """Keep ``params`` if ``value`` beats the best by ``min_delta`` (a NaN never does)."""
+    def update(self, value, epoch, params, sign, min_delta):
+        """Keep ``params`` if ``value`` beats the best by ``min_delta`` (``sign`` +1 to maximise; a NaN never does)."""
         if value is None or not math.isfinite(value):
             self.wait += 1
-        elif self.value is None or plan.sign * (value - self.value) > plan.min_delta:
+        elif self.value is None or sign * (value - self.value) > min_delta:
             self.epoch, self.value, self.wait, self.params = epoch, value, 0, params
         else:
             self.wait += 1
@@ -93,15 +85,15 @@ class Stages:
     ----------
     stage : int or None
         The current stage (``None`` without a curriculum).
-    rows : list of dict
-        The current stage's history rows.
+    rows : dict
+        ``{member: the current stage's history rows}`` (member 0 for one model).
     offset : int
         Epochs trained before the current stage.
     """
 
     def __init__(self, train, held_out):
         self.curriculum = train if isinstance(train, datasets.Curriculum) else None
-        self.stage, self.rows, self.offset = (None if self.curriculum is None else 0), [], 0
+        self.stage, self.rows, self.offset = (None if self.curriculum is None else 0), {}, 0
         if self.curriculum is None:
             self._data = (as_dataset(train, 'train'),
                           None if held_out is None else as_dataset(held_out, 'held_out'))
@@ -123,14 +115,15 @@ class Stages:
     @property
     def starting(self):
         """Whether a later curriculum stage is at its first epoch (its best epoch is still to find)."""
-        return self.curriculum is not None and self.stage > 0 and not self.rows
+        return self.curriculum is not None and self.stage > 0 and not any(self.rows.values())
 
     def data(self):
         """``(train, held_out)`` of the current stage."""
         return self._data if self.curriculum is None else self.curriculum.stage_splits(self.stage)
 
-    def resume(self, history, path):
-        """Move to where a checkpoint's ``history`` left off."""
+    def resume(self, histories, path):
+        """Move to where a checkpoint's histories (one per member) left off."""
+        history = max(histories, key=len)
         has_stages = bool(history) and 'stage' in history[0]
         if self.curriculum is None and has_stages:
             raise ValueError(f"resume_from={path!r} was written by a fit on a Curriculum; resume it "
@@ -140,88 +133,36 @@ class Stages:
                 raise ValueError(f"resume_from={path!r} was written by a fit on one dataset, not on a "
                                  "Curriculum; resume it with that dataset as train.")
             self.stage, rows = self.curriculum.position(history)
-            self.rows, self.offset = list(rows), len(history) - len(rows)
+            self.offset = len(history) - len(rows)
+            self.rows = {k: [r for r in h[self.offset:] if r.get('stage') == self.stage]
+                         for k, h in enumerate(histories)}
 
-    def advance(self, row):
-        """Record an epoch's ``row``; ``True`` when the curriculum moves on to its next stage."""
-        if self.curriculum is None:
+    def advance(self, rows):
+        """Record an epoch's rows (``{member: row}``); ``True`` when the curriculum moves on.
+
+        With several members the rule must hold for each member still training.
+        """
+        if self.curriculum is None or not rows:
             return False
-        self.rows.append(row)
-        if not self.curriculum.should_advance(self.stage, self.rows):
+        for k, row in rows.items():
+            self.rows.setdefault(k, []).append(row)
+        if not all(self.curriculum.should_advance(self.stage, self.rows[k]) for k in rows):
             return False
-        self.stage, self.offset, self.rows = self.stage + 1, self.offset + len(self.rows), []
+        self.stage, self.offset = self.stage + 1, self.offset + max(len(r) for r in self.rows.values())
+        self.rows = {}
         return True
 
-
-class Epochs:
-    """Run a fit's epochs: its compiled train step (or epoch) and held-out pass, on device data.
-
-    Parameters
-    ----------
-    plan : FitPlan
-    train_fn : callable
-        Compiled ``(state, data, idx, advance) -> (state, (sums, finite))``, or
-        with ``plan.compile_epoch`` the same scanned over stacked ``idx, advance``.
-    evaluate : callable or None
-        ``evaluate(state) -> (state, {name: mean})`` on the held-out data.
-    data : dict
-        The training set on the device.
-    compiles : dict
-        Where train compilations are counted.
-    placement : trainer.core.placement.Placement
-        Splits each batch's indices over the devices.
-    """
-
-    def __init__(self, plan, train_fn, evaluate, data, compiles, placement):
-        self.plan, self.train_fn, self.evaluate, self.data = plan, train_fn, evaluate, data
-        self.compiles, self.placement = compiles, placement
-
-    def _train(self, state, epoch):
-        plan = self.plan
-        order = dict(seed=plan.seed, epoch=epoch - plan.offset, shuffle=plan.shuffle, drop_remainder=True)
-        # Under the dataset's dt: the program was keyed on it, and its first call traces.
-        with brainstate.environ.context(dt=plan.train.dt), counting(self.compiles, 'train'):
-            if plan.compile_epoch:
-                idx = datasets.epoch_indices(len(plan.train), plan.batch_size, **order)
-                advance = np.arange(len(idx)) == len(idx) - 1
-                idx, advance = self.placement.batched(idx, axis=1), self.placement.replicated(advance)
-                state, outs = self.train_fn(state, self.data, idx, advance)
-            else:
-                outs = []
-                stream = datasets.batch_indices(len(plan.train), plan.batch_size, **order)
-                for step, idx in enumerate(stream):
-                    state, out = self.train_fn(state, self.data, self.placement.batched(idx),
-                                               _advance(step == plan.n_steps - 1))
-                    outs.append(out)
-                outs = jax.tree.map(lambda *xs: np.stack(xs), *self.placement.to_host(outs))  # one transfer
-        sums, finite = self.placement.to_host(outs)
-        return state, sums, np.asarray(finite)
-
-    def run(self, state, epoch, lr):
-        """Train one epoch (and evaluate if due); return ``(state, history row)``.
-
-        Raises ``NonFiniteLossError`` naming the epoch and step when a loss or
-        an updated parameter is not finite; ``state`` is then unusable.
-        """
-        start = time.perf_counter()
-        state, sums, finite = self._train(state, epoch)
-        if not finite.all():
-            step = int(np.argmin(finite))
-            total, count = sums['loss'][0][step], sums['loss'][1][step]
-            loss = total / count if count else total
-            what = f"the training loss became {loss}" if not np.isfinite(loss) else \
-                f"an update made the parameters NaN or infinite (loss {loss:.6g})"
-            raise NonFiniteLossError(f"{what} at epoch {epoch}, step {step}.")
-        means = mean_of(sums, axis=0)
-        row = {'epoch': epoch, **({} if self.plan.stage is None else {'stage': self.plan.stage}),
-               **{k: means[k] for k in self.plan.names}}
-        if self.plan.held_out is not None:
-            held = dict.fromkeys(self.plan.names)
-            if self.plan.evaluates(epoch):
-                state, held = self.evaluate(state)
-            row.update({f'held_out_{k}': held[k] for k in self.plan.names})
-        row.update(lr=lr, time=time.perf_counter() - start)
-        return state, row
+    def fingerprint(self):
+        """A digest of the curriculum (``None`` for one dataset): a checkpoint resumes on the same one."""
+        if self.curriculum is None:
+            return None
+        c = self.curriculum
+        stages = [sorted((k, repr(v)) for k, v in stage.items()) if isinstance(stage, dict) else
+                  (len(stage), stage.n_steps, stage.n_features, zlib.crc32(np.ascontiguousarray(stage.inputs)))
+                  for stage in c.stages]
+        parts = (c.task, c.monitor, c.threshold, c.min_epochs, c.max_epochs_per_stage, c.maximize, c.n_trials,
+                 c.held_out, c.seed, c.pad, stages)
+        return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
 def mode_sign(mode, monitor):
@@ -231,3 +172,43 @@ def mode_sign(mode, monitor):
     if mode not in ('min', 'max'):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
     return 1.0 if mode == 'max' else -1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """``fit``'s arguments that every stage's plan shares, as given."""
+
+    n_epochs: int
+    batch_size: int
+    seed: int = 0
+    shuffle: bool = True
+    eval_every: int = 1
+    monitor: Optional[str] = None
+    mode: str = 'auto'
+    min_delta: float = 0.0
+    compile_epoch: bool = False
+
+
+def make_plan(stages, options, names, placement):
+    """The validated :class:`FitPlan` of ``stages``' current stage (of the one dataset, without a curriculum)."""
+    train, held_out = stages.data()
+    if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
+        raise TypeError(f"seed must be a non-negative int (it seeds the shuffles), got {options.seed!r}.")
+    batch_size = checks.positive_int(
+        'batch_size', options.batch_size, at_most=len(train),
+        fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
+    placement.check_batch(batch_size)
+    if not isinstance(options.compile_epoch, (bool, np.bool_, int)) or options.compile_epoch not in (0, 1):
+        raise TypeError(f"compile_epoch must be True or False, got {options.compile_epoch!r}.")
+    keys = list(names) + ([f'held_out_{k}' for k in names] if held_out is not None else [])
+    if stages.monitor is not None and stages.monitor not in keys:
+        raise ValueError(f"the curriculum advances on {stages.monitor!r}, which is not a history "
+                         f"key of this fit; pass Curriculum(monitor=...) one of {keys}.")
+    monitor = options.monitor or stages.monitor or ('held_out_loss' if held_out is not None else 'loss')
+    if monitor not in keys:
+        raise ValueError(f"monitor={monitor!r} is not a history key; choose one of {keys}.")
+    return FitPlan(
+        train, held_out, checks.positive_int('n_epochs', options.n_epochs), batch_size,
+        options.seed + (stages.stage or 0), options.shuffle, checks.positive_int('eval_every', options.eval_every),
+        monitor, mode_sign(options.mode, monitor), options.min_delta, bool(options.compile_epoch),
+        tuple(names), stages.stage, stages.offset)

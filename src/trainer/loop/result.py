@@ -7,6 +7,11 @@ import math
 from typing import Any, Optional
 
 
+# A history row's bookkeeping: what the fit did, not how the model scores. Plots, progress
+# lines and tables show the rest (the metrics).
+BOOKKEEPING = ('member', 'epoch', 'stage', 'lr', 'time')
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class TrainResult:
     """What :meth:`Trainer.fit` returns.
@@ -102,8 +107,7 @@ class TrainResult:
         """
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
-        keys = [k for k in self.history[0] if k not in ('epoch', 'time', 'lr')
-                and not k.startswith('held_out_')]
+        keys = [k for k in self.history[0] if k not in BOOKKEEPING and not k.startswith('held_out_')]
         fig = Figure(figsize=(4.2 * len(keys), 3.2), layout='constrained')
         axes = fig.subplots(1, len(keys), squeeze=False)
         epochs = self.curve('epoch')

@@ -72,7 +72,7 @@ def _fcd_of(x, window_size, step_size):
     starts = np.arange(0, n_steps - window_size + 1, step_size)
     windows = x[starts[:, None] + np.arange(window_size)]  # (n_windows, window_size, regions)
     upper = np.triu_indices(n_regions, k=1)
-    vectors = jax.vmap(_reduce._functional_connectivity)(windows)[:, upper[0], upper[1]]
+    vectors = jax.vmap(_reduce.functional_connectivity)(windows)[:, upper[0], upper[1]]
     centered = vectors - jnp.mean(vectors, axis=1, keepdims=True)
     # The floor keeps a constant FC vector at 0 (as braintools does) with a finite gradient.
     norms = jnp.sqrt(jnp.maximum(jnp.sum(centered * centered, axis=1), jnp.finfo(centered.dtype).tiny))
@@ -95,7 +95,7 @@ def _cdfs(p, q):
     return p_cdf / p_cdf[-1], q_cdf / q_cdf[-1]
 
 
-def _check_pair(p, q, who):
+def check_pair(p, q, who):
     if jnp.ndim(p) != 1 or jnp.shape(p) != jnp.shape(q) or jnp.shape(p)[0] < 2:
         raise ValueError(
             f"{who}: p and q must be 1-D densities on one grid of at least 2 points, got shapes "
@@ -244,7 +244,7 @@ def ks_distance(p, q):
     1.0
     """
     p, q = u.get_magnitude(p), u.get_magnitude(q)
-    _check_pair(p, q, 'ks_distance')
+    check_pair(p, q, 'ks_distance')
     p_cdf, q_cdf = _cdfs(p, q)
     return jnp.max(jnp.abs(p_cdf - q_cdf))
 
@@ -277,7 +277,7 @@ def wasserstein_1d(p, q, x):
     2.0
     """
     p, q = u.get_magnitude(p), u.get_magnitude(q)
-    _check_pair(p, q, 'wasserstein_1d')
+    check_pair(p, q, 'wasserstein_1d')
     if jnp.shape(x) != jnp.shape(p):
         raise ValueError(f"wasserstein_1d: x must be the grid of p, shape {jnp.shape(p)}, got {jnp.shape(x)}.")
     p_cdf, q_cdf = _cdfs(p, q)

@@ -144,7 +144,7 @@ def _label_kernel(logits, labels, mask, *, score, broadcast):
     return weighted_mean(score(logits, labels), mask)
 
 
-def _functional_connectivity(x):
+def functional_connectivity(x):
     # Same matrix as braintools.metric.functional_connectivity off the diagonal, whose corrcoef
     # compiles ~2x slower. A constant region that is not exact in binary (0.7) keeps ~1e-8 of
     # rounding noise after centring, and normalising it gives huge gradients (~1e5 through
@@ -164,7 +164,7 @@ def _upper_weights(n):
 
 def fc_corr_score(prediction, target):
     """brainmass's FC correlation: Pearson r of the two FC upper triangles (1 = same pattern)."""
-    fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
+    fc_p, fc_t = functional_connectivity(prediction), functional_connectivity(target)
     return braintools.metric.weighted_correlation(fc_p.reshape(-1), fc_t.reshape(-1), _upper_weights(fc_p.shape[0]))
 
 
@@ -174,7 +174,7 @@ def fc_corr_loss(prediction, target):
 
 def fc_rmse_score(prediction, target):
     """brainmass's FC RMSE: over all n**2 entries, the unit diagonal counting as zero error."""
-    fc_p, fc_t = _functional_connectivity(prediction), _functional_connectivity(target)
+    fc_p, fc_t = functional_connectivity(prediction), functional_connectivity(target)
     n = fc_p.shape[0]
     # Only the upper triangle is summed (twice, for symmetry): our FC leaves a silent region's
     # diagonal at 0 where braintools sets it to 1, and the diagonal error is 0 by definition.

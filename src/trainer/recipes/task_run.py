@@ -125,7 +125,7 @@ class TaskRun:
                 f'stage_epochs={self.stage_epochs}, {scores}, wall_s={self.wall_s:.1f})')
 
 
-def _optimizer(recipe):
+def optimizer_for(recipe):
     import braintools
     if recipe.lr_schedule == 'cosine':
         lr = braintools.optim.CosineAnnealingLR(recipe.lr, T_max=recipe.n_updates,
@@ -134,7 +134,7 @@ def _optimizer(recipe):
     return braintools.optim.Adam(lr=recipe.lr), 'epoch'
 
 
-def _scoring(recipe):
+def scoring_for(recipe):
     from .. import metrics, objectives
     objective = objectives.cross_entropy() if recipe.objective == 'cross_entropy' else objectives.mse()
     if recipe.metric == 'accuracy':
@@ -194,7 +194,7 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
 
     recipe = recipe_for(task) if recipe is None else recipe
     start = time.perf_counter()
-    objective, metrics, monitor = _scoring(recipe)
+    objective, metrics, monitor = scoring_for(recipe)
     curriculum = datasets.Curriculum(
         recipe.stages(), task=task, monitor=monitor, threshold=recipe.curriculum_threshold,
         min_epochs=recipe.curriculum_min_epochs, max_epochs_per_stage=recipe.max_epochs_per_stage,
@@ -202,7 +202,7 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     train, held_out = curriculum.stage_splits(len(curriculum) - 1)
     n_output = train.n_classes if train.n_classes is not None else train.targets.shape[-1]
     model = RateRNN(train.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
-    optimizer, lr_schedule = _optimizer(recipe)
+    optimizer, lr_schedule = optimizer_for(recipe)
     callbacks = [] if log is None else [lambda info: log(info['history'][-1])]
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
