@@ -10,7 +10,6 @@ on the forward, the recorded states and ``dt``, and compiled once per shape.
 import contextlib
 import dataclasses
 import math
-import weakref
 from typing import Optional
 
 import brainstate
@@ -127,8 +126,9 @@ def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_
         template = batch_template(model, batch_size)
         paths = _recorded_paths(model, record, forward)
         _check_size(paths, template, len(ds), ds.n_steps, max_bytes)
-        owner = _program(model, program)
-        run = owner.jit('predict', (forward, tuple(paths.items())), lambda: _build(model, forward, paths))
+        owner = program or Program.of(model)  # the Trainer's, when one trained this model
+        run = owner.jit('predict', (forward, tuple(paths.items())), lambda: _build(model, forward, paths),
+                        env={'dt': ds.dt, 'fit': False})
         # Pad with zero trials to whole batches; the padding is cut off below.
         xs = np.zeros((n_batches * batch_size,) + ds.inputs.shape[1:], np.float32)
         xs[:len(ds)] = ds.inputs
@@ -213,18 +213,6 @@ def _size(n_bytes):
         if n_bytes < 1024 or unit == 'GiB':
             return f'{n_bytes:.4g} {unit}'
         n_bytes /= 1024
-
-
-# One Program per model (the owner of its compiled code), dropped with the model.
-_PROGRAMS = weakref.WeakKeyDictionary()
-
-
-def _program(model, program=None):
-    if program is None:
-        if model not in _PROGRAMS:
-            _PROGRAMS[model] = Program(model)
-        program = _PROGRAMS[model]
-    return program
 
 
 def _build(model, forward, paths):
