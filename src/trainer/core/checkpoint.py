@@ -169,7 +169,7 @@ def _check_progress(text, who, path):
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
     if not isinstance(text, str):
-        raise unreadable(f'is a {type(text).__name__}, not JSON text')
+        raise unreadable(f'holds {type(text).__name__} data, not JSON text')
     try:
         record = json.loads(text)
     except RecursionError:
@@ -213,14 +213,15 @@ def _cast(value, like, name, who, path):
         raise ValueError(f"{who}={path!r}: parameter {name!r} is complex ({source.dtype}) but the "
                          f"model's is {dtype}; loading it would drop the imaginary part. Load it "
                          "into a model with complex parameters, or save real ones.")
+    if jnp.issubdtype(dtype, jnp.floating) and np.issubdtype(source.dtype, np.floating):
+        finite = np.abs(source[np.isfinite(source)])
+        too_large = int(np.count_nonzero(finite > float(jnp.finfo(dtype).max)))
+        if too_large:
+            raise ValueError(f"{who}={path!r}: parameter {name!r} has {too_large} value(s) (up to "
+                             f"{finite.max():.3g}) too large for the model's {dtype}, which would "
+                             f"load as inf; load it into a {source.dtype} model or save values in "
+                             f"{dtype}'s range.")
     out = jnp.asarray(source, dtype=dtype)
-    if jnp.issubdtype(dtype, jnp.inexact):
-        made = int(np.count_nonzero(np.isfinite(source)) - np.count_nonzero(np.isfinite(np.asarray(out))))
-        if made > 0:
-            raise ValueError(f"{who}={path!r}: parameter {name!r} has {made} value(s) (up to "
-                             f"{np.max(np.abs(source[np.isfinite(source)])):.3g}) too large for the "
-                             f"model's {dtype}, which would load as inf; load it into a "
-                             f"{source.dtype} model or save values in {dtype}'s range.")
     return out
 
 
@@ -277,7 +278,7 @@ def load(path, state, raw=None):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{who}={path!r} holds the state of another optimizer ({error}); resume "
                          "with the optimizer (type and hyper-parameters) it was written with.") from None
-    opt = tuple(jax.tree.map(lambda v, c: jnp.asarray(v, dtype=jnp.result_type(c)), opt[str(i)], c)
+    opt = tuple(jax.tree.map(lambda v, c: _cast(v, c, f'optimizer state {i}', who, path), opt[str(i)], c)
                 for i, c in enumerate(state.opt))
     rng = jnp.asarray(raw['rng'])
     if _is_typed_key(state.rng):
