@@ -212,8 +212,8 @@ def _make_folder(folder, flag):
             pass
         os.remove(probe)
     except OSError as error:
-        raise UsageError(f'{flag} {folder}: cannot write there ({error.strerror or error}); '
-                         f'pass a writable folder') from None
+        raise UsageError(f'{flag} {folder}: not writable ({error.strerror or error}); '
+                         f'pass another folder') from None
 
 
 def _run_folder(args):
@@ -329,9 +329,8 @@ def _check_resume(path):
         raise UsageError('--resume: ' + str(error).replace('resume_from=', '', 1)) from None
     if 'n_members' in progress:
         n = progress['n_members']
-        raise UsageError(f'--resume {path} is a {n}-member ensemble checkpoint (train --ensemble '
-                         f'{n}); --resume continues one network: resume an ensemble in Python, '
-                         'Ensemble.fit(..., resume_from=...)')
+        raise UsageError(f'--resume {path}: a {n}-member ensemble checkpoint (--ensemble {n}); '
+                         '--resume continues one network; resume it with Ensemble.fit(resume_from=...)')
 
 
 def _check_devices(devices):
@@ -379,9 +378,10 @@ def train(args):
         raise TrainingFailed(f'the loss became NaN or infinite in epoch {len(error.history) + 1}; '
                              f'lower --lr (was {recipe.lr:g})') from None
     except OSError as error:  # the disk filled or turned read-only mid-run
-        if not str(error).startswith('checkpoint='):
+        if getattr(error, 'checkpoint_reason', None) is None:
             raise
-        raise TrainingFailed(str(error).replace('checkpoint=', '', 1)) from None
+        raise TrainingFailed(f'checkpoint not written: {error.checkpoint_reason}; '
+                             'the last one saved is kept') from None
     if not main:
         return run
     result = TrainResult(run.history, run.monitor, run.best_epoch, run.best_value, {}, False, {}, run.model)

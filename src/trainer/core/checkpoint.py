@@ -79,7 +79,7 @@ def _write_error(path, error):
         why = error.strerror or str(error)
     new = type(error)(f"checkpoint={path!r} could not be written: {why}. The previous checkpoint, "
                       "if any, is kept; free space, or pass checkpoint= a path on a writable disk.")
-    new.errno = code
+    new.errno, new.checkpoint_reason = code, why
     return new
 
 
