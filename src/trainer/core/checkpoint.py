@@ -213,8 +213,9 @@ def _cast(value, like, name, who, path):
         raise ValueError(f"{who}={path!r}: parameter {name!r} is complex ({source.dtype}) but the "
                          f"model's is {dtype}; loading it would drop the imaginary part. Load it "
                          "into a model with complex parameters, or save real ones.")
-    if jnp.issubdtype(dtype, jnp.floating) and np.issubdtype(source.dtype, np.floating):
-        finite = np.abs(source[np.isfinite(source)])
+    if jnp.issubdtype(dtype, jnp.floating) and np.issubdtype(source.dtype, np.floating) \
+            and np.finfo(source.dtype).max > jnp.finfo(dtype).max:
+        finite = np.abs(source[np.isfinite(source)]).astype(np.float64)
         too_large = int(np.count_nonzero(finite > float(jnp.finfo(dtype).max)))
         if too_large:
             raise ValueError(f"{who}={path!r}: parameter {name!r} has {too_large} value(s) (up to "
