@@ -214,7 +214,7 @@ def _cast(value, like, name, who, path):
                          f"model's is {dtype}; loading it would drop the imaginary part. Load it "
                          "into a model with complex parameters, or save real ones.")
     if jnp.issubdtype(dtype, jnp.floating) and np.issubdtype(source.dtype, np.floating) \
-            and np.finfo(source.dtype).max > jnp.finfo(dtype).max:
+            and jnp.finfo(source.dtype).max > jnp.finfo(dtype).max:
         finite = np.abs(source[np.isfinite(source)]).astype(np.float64)
         too_large = int(np.count_nonzero(finite > float(jnp.finfo(dtype).max)))
         if too_large:
