@@ -119,10 +119,10 @@ def save(path, state, best_params, progress):
         os.replace(partial, path)
     except OSError as error:
         raise _write_error(path, error) from None
-    finally:
-        if os.path.exists(partial):
+    finally:  # what an interrupted or refused save left (braintools' own temporary file too)
+        for leftover in [partial] + glob.glob(glob.escape(partial) + '.tmp-*'):
             try:
-                os.remove(partial)
+                os.remove(leftover)
             except OSError:
                 pass
     try:
