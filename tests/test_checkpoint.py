@@ -177,3 +177,15 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, code
     assert info.value.errno == code
     assert os.listdir(tmp_path) == ['c.msgpack']
     assert load_checkpoint(path, RateRNN(2, 8, 2, cell='vanilla'))['epoch'] == 1
+
+
+@pytest.mark.parametrize('record, n_members, match', [
+    ({'n_members': 2}, None, r"'c.msgpack' is a 2-member ensemble checkpoint.*member=k"),
+    ({}, 3, r"'c.msgpack' was written by a Trainer, not an Ensemble"),
+    ({'n_members': 2}, 3, r'an ensemble of 2 members.*this one has 3'),
+], ids=['trainer-resumes-ensemble', 'ensemble-resumes-trainer', 'other-member-count'])
+def test_check_written_by_names_who_wrote_the_file(record, n_members, match):
+    from trainer.core.checkpoint import check_written_by
+    assert check_written_by({'n_members': n_members}, 'c.msgpack', n_members=n_members)
+    with pytest.raises(ValueError, match=match):
+        check_written_by(record, 'c.msgpack', n_members=n_members)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from braintools.file import msgpack_from_state_dict, msgpack_load, msgpack_save
 
-__all__ = ['check_writable', 'load', 'load_checkpoint', 'save']
+__all__ = ['check_writable', 'check_written_by', 'load', 'load_checkpoint', 'save']
 
 
 def _key(path):
@@ -263,6 +263,30 @@ def read(path):
 def progress(raw):
     """The progress record (epoch, seed, history, best epoch...) of :func:`read`'s contents."""
     return json.loads(raw['progress'])
+
+
+def check_written_by(record, path, *, n_members=None, who='resume_from'):
+    """Raise unless progress ``record`` is a Trainer's (``n_members=None``) or an ``n_members`` Ensemble's.
+
+    Examples
+    --------
+    >>> check_written_by({'n_members': 2}, 'run.msgpack')
+    Traceback (most recent call last):
+    ...
+    ValueError: resume_from='run.msgpack' is a 2-member ensemble checkpoint (Ensemble.fit); resume it with an Ensemble of 2 members, or load one member with load_checkpoint(path, model, member=k).
+    """
+    written = record.get('n_members')
+    if written == n_members:
+        return record
+    if n_members is None:
+        raise ValueError(f"{who}={os.fspath(path)!r} is a {written}-member ensemble checkpoint "
+                         f"(Ensemble.fit); resume it with an Ensemble of {written} members, or load "
+                         "one member with load_checkpoint(path, model, member=k).")
+    if written is None:
+        raise ValueError(f"{who}={os.fspath(path)!r} was written by a Trainer, not an Ensemble; resume "
+                         "it with Trainer.fit(resume_from=...).")
+    raise ValueError(f"{who}={os.fspath(path)!r} was written by an ensemble of {written} members; "
+                     f"resume it with an Ensemble of that many members (this one has {n_members}).")
 
 
 def load(path, state, raw=None):
