@@ -243,3 +243,14 @@ def test_trained_network_has_one_stable_point_per_choice(example):
     again = analysis.fixed_points(results['model'], results['fixed_point_input'], fps.as_states(),
                                   dt=results['test'].dt)
     assert again.n_iter == 0 and np.all(again.q <= fps.tol)
+
+
+def test_a_nan_start_is_skipped_and_the_rest_are_searched():
+    from trainer.models import GainPopulation
+    good = np.array([[0.0], [3.0]])
+    clean = analysis.fixed_points(GainPopulation(1, g=2.0), 0.5, good, dt=1.0)
+    with pytest.warns(UserWarning, match='1 of 3 starts hold NaN'):
+        fps = analysis.fixed_points(GainPopulation(1, g=2.0), 0.5, np.insert(good, 1, np.nan, axis=0), dt=1.0)
+    assert fps.n_iter > 0 and fps.labels == clean.labels == ['stable']
+    np.testing.assert_allclose(fps.unique, clean.unique, atol=1e-5)
+    assert np.isnan(fps.q[1]) and np.isnan(fps.locations[1]).all() and len(fps.q) == 3

@@ -355,7 +355,253 @@ FITTER = [
                  ['pass loss_fn or predict, not both'], id='fitter-both'),
 ]
 
-ROWS = FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ + TRAINER + CHECKPOINT + FITTER
+def _curriculum(n_stages=2, **kwargs):
+    return datasets.Curriculum([{'seq_len': 3 + i} for i in range(n_stages)], task='delayed_match_task',
+                               **kwargs)
+
+
+CURRICULUM = [
+    pytest.param(lambda tmp: _curriculum(threshold=1.5), ValueError,
+                 [r'threshold must be in \[0, 1\]', "accuracy monitor 'held_out_acc'", '1.5',
+                  'threshold=0.9'], id='curriculum-accuracy-threshold-above-1'),
+    pytest.param(lambda tmp: _curriculum(threshold=-0.5), ValueError,
+                 [r'threshold must be in \[0, 1\]', '-0.5'], id='curriculum-accuracy-threshold-negative'),
+    pytest.param(lambda tmp: _curriculum().position([{'stage': 9, 'held_out_acc': 0.5}]), ValueError,
+                 ['history holds stage 9', 'this curriculum has 2 stages', 'curriculum it was written with'],
+                 id='curriculum-position-stage-past-end'),
+    pytest.param(lambda tmp: _curriculum().position([{'stage': 1}, {'stage': 0}]), ValueError,
+                 [r'stages \[1, 0\] out of order', 'this curriculum has 2 stages'],
+                 id='curriculum-position-stages-out-of-order'),
+    pytest.param(lambda tmp: _curriculum().stage_dataset(2, n_trials=4, seed=0), ValueError,
+                 [r'stage must be an int in \[0, 2\), got 2', 'this curriculum has 2 stages'],
+                 id='curriculum-stage-index-past-end'),
+    pytest.param(lambda tmp: datasets.from_arrays(X, [np.nan, 1.0]), ValueError,
+                 ['targets must be finite', '1 NaN or infinite labels', 'labels are integers'],
+                 id='from_arrays-nan-labels'),
+]
+
+
+def _weights(members=None):
+    import brainstate
+    import jax
+    from trainer.models import RateRNN
+    weights = {k: s.value for k, s in RateRNN(2, 4, 2, cell='vanilla').states(brainstate.ParamState).items()}
+    if members:  # an ensemble file: a leading member axis, member k's values shifted by k
+        weights = jax.tree.map(lambda x: np.stack([np.asarray(x) + k for k in range(members)]), weights)
+    return weights
+
+
+def _saved(tmp, members=None, name='run.msgpack'):
+    """A checkpoint as Trainer.fit (or, with ``members``, Ensemble.fit) writes it, without training."""
+    from trainer.core import checkpoint
+    from trainer.core.state import TrainState
+    weights = _weights(members)
+    record = {'epoch': 1, 'seed': 0, 'batch_size': 16}
+    member = {'history': [], 'best_epoch': None, 'best_value': None, 'wait': 0}
+    if members:
+        record.update(seeds=None, n_members=members,
+                      members=[dict(member, stopped=False, error=None) for _ in range(members)])
+    else:
+        record.update(member)
+    path = str(tmp / name)
+    checkpoint.save(path, TrainState(params=weights, opt=(), hidden={}, rng=np.zeros(2, np.uint32)),
+                    weights, record)
+    return path
+
+
+def _edited(tmp, edit):
+    """A Trainer checkpoint whose raw contents ``edit(raw)`` changed."""
+    from braintools.file import msgpack_load, msgpack_save
+    raw = msgpack_load(_saved(tmp), verbose=False)
+    edit(raw)
+    path = str(tmp / 'edited.msgpack')
+    msgpack_save(path, raw, verbose=False)
+    return path
+
+
+def _set_weight(value_of):
+    def edit(raw):
+        readout = raw['best']['readout/weight']
+        readout['weight'] = value_of(readout['weight'])
+    return edit
+
+
+def _load(path, **kwargs):
+    from trainer import load_checkpoint
+    from trainer.models import RateRNN
+    return load_checkpoint(path, RateRNN(2, 4, 2, cell='vanilla'), **kwargs)
+
+
+def _swapped(tmp):
+    from trainer import load_checkpoint
+    from trainer.models import RateRNN
+    return load_checkpoint(RateRNN(2, 4, 2, cell='vanilla'), _saved(tmp))
+
+
+def _fit_with_failing_disk(tmp, code):
+    import errno
+    from unittest import mock
+    from trainer.core import checkpoint
+    failure = OSError(code, os.strerror(code))
+    with mock.patch.object(checkpoint, 'msgpack_save', side_effect=failure):
+        _fit(checkpoint=str(tmp / 'run.msgpack'))
+
+
+CHECKPOINT_FILES = [
+    pytest.param(lambda tmp: _load(_edited(tmp, _set_weight(lambda w: w.astype(np.complex64) + 1j))),
+                 ValueError, ["path='.*edited.msgpack'", "parameter 'readout/weight' is complex",
+                              'imaginary part'], id='load_checkpoint-complex-weights'),
+    pytest.param(lambda tmp: _load(_edited(tmp, _set_weight(lambda w: np.full(w.shape, 1e300)))),
+                 ValueError, ["parameter 'readout/weight'", 'too large for the model.s float32',
+                              'load as inf', 'float64 model'], id='load_checkpoint-float64-overflow'),
+    pytest.param(lambda tmp: _load(_edited(tmp, lambda raw: raw.update(progress='[' * 100000 + ']' * 100000))),
+                 ValueError, ["path='.*edited.msgpack' is not a readable checkpoint", 'nested too deeply'],
+                 id='load_checkpoint-progress-depth-bomb'),
+    pytest.param(lambda tmp: _load(_edited(tmp, lambda raw: raw.update(progress=5))), ValueError,
+                 ['is not a readable checkpoint', 'holds int data, not JSON text'],
+                 id='load_checkpoint-progress-not-a-string'),
+    pytest.param(lambda tmp: _load(_edited(tmp, lambda raw: raw.update(progress='{"epoch": 1}'))),
+                 ValueError, ['is not a readable checkpoint', r"lacks \['seed', 'batch_size'"],
+                 id='load_checkpoint-progress-lacks-keys'),
+    pytest.param(lambda tmp: _fit(resume_from=_edited(tmp, lambda raw: raw.update(progress='[]'))),
+                 ValueError, ["resume_from='.*edited.msgpack' is not a readable checkpoint",
+                              'a JSON list, not an object'], id='resume-progress-a-list'),
+    pytest.param(_swapped, TypeError, [r'load_checkpoint\(path, model\)', 'Swap them'],
+                 id='load_checkpoint-arguments-swapped'),
+    pytest.param(lambda tmp: _load(_saved(tmp, members=2)), ValueError,
+                 ['is a 2-member ensemble checkpoint', 'pass member=k with 0 <= k < 2'],
+                 id='load_checkpoint-ensemble-without-member'),
+    pytest.param(lambda tmp: _load(_saved(tmp, members=2), member=2), ValueError,
+                 [r'member must be an int in \[0, 2\)', 'got 2'], id='load_checkpoint-member-out-of-range'),
+    pytest.param(lambda tmp: _load(_saved(tmp), member=0), ValueError,
+                 ['member=0 picks a member of an ensemble checkpoint', 'written by a Trainer',
+                  'drop member='], id='load_checkpoint-member-of-a-trainer-file'),
+    pytest.param(lambda tmp: _fit_with_failing_disk(tmp, __import__('errno').ENOSPC), OSError,
+                 ["checkpoint='.*run.msgpack' could not be written", 'the disk is full',
+                  'previous checkpoint'], id='checkpoint-disk-full-mid-save'),
+    pytest.param(lambda tmp: _fit_with_failing_disk(tmp, __import__('errno').EROFS), OSError,
+                 ["checkpoint='.*run.msgpack' could not be written", 'not writable',
+                  'writable disk'], id='checkpoint-read-only-mid-save'),
+]
+
+
+def _fixed_points(initial_states, inputs=0.5):
+    from trainer.analysis import fixed_points
+    from trainer.models import GainPopulation
+    return fixed_points(GainPopulation(1, g=2.0), inputs, initial_states, dt=1.0)
+
+
+def _prediction():
+    from trainer.analysis import predict
+    from trainer.models import RateRNN
+    return predict(RateRNN(2, 6, 2), datasets.from_arrays(np.ones((3, 5, 2)), np.array([0, 1, 0])),
+                   record=True)
+
+
+def _psychometric(coherence):
+    from trainer.analysis import Prediction, psychometric
+    choices = np.array([1, 1, 0, 1, 0, 0])
+    ds = datasets.from_arrays(np.zeros((6, 1, 1)), [1, 1, 1, 0, 0, 0], conditions={'coherence': coherence})
+    return psychometric(Prediction(np.eye(2)[choices], choices), ds, sign=None)
+
+
+def _sample_states(scored_only):
+    from trainer.analysis import sample_states
+    return sample_states(_prediction(), 4, scored_only=scored_only)
+
+
+ANALYSIS = [
+    pytest.param(lambda tmp: _fixed_points('abc'), TypeError,
+                 [r"initial_states\['r'\] must be an array of real numbers", 'sample_states'],
+                 id='fixed_points-text-starts'),
+    pytest.param(lambda tmp: _fixed_points(np.zeros((0, 1))), ValueError,
+                 [r"initial_states\['r'\] holds no starts", 'at least one'], id='fixed_points-zero-starts'),
+    pytest.param(lambda tmp: _fixed_points(np.full((3, 1), np.nan)), ValueError,
+                 ['initial_states must hold finite starts', '3 start'], id='fixed_points-all-nan-starts'),
+    pytest.param(lambda tmp: _fixed_points(np.zeros((2, 1)), inputs=np.nan), ValueError,
+                 ['inputs must be finite', 'nan'], id='fixed_points-nan-input'),
+    pytest.param(lambda tmp: _fixed_points(np.zeros((2, 1)), inputs='a'), TypeError,
+                 ['inputs must be a number or an array of numbers'], id='fixed_points-text-input'),
+    pytest.param(lambda tmp: _sample_states(np.zeros((3, 5))), ValueError,
+                 ['scored_only is zero everywhere', 'scored_only=None'], id='sample_states-all-zero-mask'),
+    pytest.param(lambda tmp: _sample_states(np.ones((3, 4))), ValueError,
+                 [r'scored_only must have shape \(n_trials, n_steps\) = \(3, 5\)', r'\(3, 4\)'],
+                 id='sample_states-mask-shape'),
+    pytest.param(lambda tmp: _psychometric([5.0] * 6), ValueError,
+                 ['evidence must take at least 2 distinct levels', r'\[5\.0\]'],
+                 id='psychometric-one-level'),
+    pytest.param(lambda tmp: _psychometric([1.0, 2.0, np.nan, -1.0, -2.0, 3.0]), ValueError,
+                 ['evidence must be finite', '1 NaN or infinite'], id='psychometric-nan-evidence'),
+]
+
+
+def _recipe(**overrides):
+    from trainer.recipes import Recipe
+    return Recipe().replace(**overrides)
+
+
+def _duplicate_devices():
+    import jax
+    return _trainer(devices=[jax.devices()[0], jax.devices()[0]])
+
+
+def _initialize(*args, **kwargs):
+    from trainer import distributed
+    return distributed.initialize(*args, **kwargs)
+
+
+def _initialize_after_computing():
+    import jax.numpy as jnp
+    float(jnp.ones(1).sum())  # JAX has computed: its runtime cannot be joined any more
+    return _initialize('localhost:12345', num_processes=1, process_id=0)
+
+
+SETTINGS = [
+    pytest.param(lambda tmp: _recipe(compile_epoch='no'), TypeError,
+                 ['Recipe.compile_epoch must be True or False', "str: 'no'"], id='recipe-compile-epoch-str'),
+    pytest.param(lambda tmp: _recipe(curriculum_threshold=float('nan')), ValueError,
+                 ['Recipe.curriculum_threshold must be a finite number', 'nan'],
+                 id='recipe-curriculum-threshold-nan'),
+    pytest.param(lambda tmp: _recipe(curriculum_threshold=1.5), ValueError,
+                 ["Recipe.curriculum_threshold is an accuracy", r'\[0, 1\]', '1.5'],
+                 id='recipe-accuracy-threshold-above-1'),
+    pytest.param(lambda tmp: _recipe(held_out='a'), ValueError,
+                 [r'Recipe.held_out must be a fraction in \(0, 1\)'], id='recipe-held-out-str'),
+    pytest.param(lambda tmp: _duplicate_devices(), ValueError,
+                 ['devices lists', 'more than once', r'devices=jax.devices\(\)\[:1\]'],
+                 id='trainer-duplicate-devices'),
+    pytest.param(lambda tmp: _initialize('localhost'), ValueError,
+                 ["coordinator_address must be 'host:port'", "'localhost:1234'"],
+                 id='distributed-coordinator-without-port'),
+    pytest.param(lambda tmp: _initialize(('10.0.0.1', 1234)), TypeError,
+                 ["coordinator_address must be a 'host:port' str", 'tuple'], id='distributed-coordinator-tuple'),
+    pytest.param(lambda tmp: _initialize('localhost:1234', num_processes=2, process_id=2), ValueError,
+                 [r'process_id must be an int in \[0, num_processes=2\), got 2'],
+                 id='distributed-process-id-out-of-range'),
+    pytest.param(lambda tmp: _initialize('localhost:1234', num_processes=0, process_id=0), ValueError,
+                 ['num_processes must be a positive int', 'got 0'], id='distributed-zero-processes'),
+    pytest.param(lambda tmp: _initialize_after_computing(), RuntimeError,
+                 ['initialize must run before JAX computes anything', 'call it first'],
+                 id='distributed-after-jax-computed'),
+    pytest.param(lambda tmp: _objectives().combine(_objectives().mse), TypeError,
+                 ['combine argument 0 must be a .weight, objective. pair', r'combine\(\(1.0, objectives.mse\(\)\)\)'],
+                 id='combine-bare-builder'),
+    pytest.param(lambda tmp: _objectives().combine((1.0, _objectives().mse)), TypeError,
+                 ['combine argument 0: objectives.mse is an objective builder',
+                  r'call it: \(1.0, objectives.mse\(\)\)'], id='combine-unbuilt-objective'),
+    pytest.param(lambda tmp: _objectives().per_trial(_objectives().steady_state), TypeError,
+                 ['per_trial: objective=objectives.steady_state is an objective builder',
+                  r'per_trial\(objectives.steady_state\(\)\)'], id='per_trial-unbuilt-objective'),
+    pytest.param(lambda tmp: _fit(data=[_task(), _task()]), TypeError,
+                 ['train must be one datasets.TaskDataset, got a list holding datasets',
+                  r'held_out=: fit\(train, held_out=held_out'], id='fit-list-of-datasets'),
+    pytest.param(lambda tmp: _trainer().evaluate((_task(), _task())), TypeError,
+                 ['dataset must be one datasets.TaskDataset', 'call once per dataset'],
+                 id='evaluate-tuple-of-datasets'),
+]
+
+ROWS = (FROM_ARRAYS + RECORD + BATCHING + REGISTRY + NPZ + TRAINER + CHECKPOINT + FITTER + CURRICULUM
+        + CHECKPOINT_FILES + ANALYSIS + SETTINGS)
 
 
 @pytest.fixture(autouse=True)

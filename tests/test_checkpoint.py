@@ -1,5 +1,6 @@
 """Checkpoints: never past n_epochs, never another model, never a half file, the model's own dtypes."""
 
+import errno
 import os
 
 import brainstate
@@ -109,3 +110,82 @@ def test_save_is_atomic_on_the_final_path(tmp_path):
     state = trainer.program.read()
     save(path, state, state.params, {'epoch': 1})
     assert os.listdir(tmp_path) == ['c.msgpack']
+
+
+def _fake_state(scale=1.0):
+    from trainer.core.state import TrainState
+    weights = {k: jax.tree.map(lambda x: np.asarray(x) * scale, s.value)
+               for k, s in RateRNN(2, 8, 2, cell='vanilla').states(brainstate.ParamState).items()}
+    return TrainState(params=weights, opt=(), hidden={}, rng=np.zeros(2, np.uint32))
+
+
+def _progress(epoch):
+    return {'epoch': epoch, 'seed': 0, 'batch_size': 16, 'history': [], 'best_epoch': None,
+            'best_value': None, 'wait': 0}
+
+
+def test_concurrent_writers_of_one_path_leave_a_loadable_checkpoint(tmp_path):
+    import threading
+    from trainer.core.checkpoint import read
+    path, errors = str(tmp_path / 'shared.msgpack'), []
+
+    def writer(k):
+        state = _fake_state(k)
+        try:
+            for epoch in range(1, 16):
+                save(path, state, state.params, _progress(epoch))
+        except Exception as error:  # noqa: BLE001 -- any failure of either writer fails the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == ['shared.msgpack']  # each writer's temporary file is its own
+    assert load_checkpoint(path, RateRNN(2, 8, 2, cell='vanilla'))['epoch'] == 15
+    assert read(path)['progress']
+
+
+def test_a_dead_writers_leftovers_go_and_a_live_writers_stay(tmp_path):
+    path = str(tmp_path / 'c.msgpack')
+    dead, live = f'{path}.partial-999999999-ab12', f'{path}.partial-{os.getppid()}-cd34'
+    for leftover in (dead, live, path + '.partial'):
+        open(leftover, 'wb').close()
+    state = _fake_state()
+    save(path, state, state.params, _progress(1))
+    assert sorted(os.listdir(tmp_path)) == sorted(['c.msgpack', os.path.basename(live)])
+
+
+@pytest.mark.parametrize('code, why', [(errno.ENOSPC, 'the disk is full'),
+                                       (errno.EACCES, 'its folder is not writable')],
+                         ids=['disk-full', 'read-only'])
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, code, why):
+    from trainer.core import checkpoint
+    path = str(tmp_path / 'c.msgpack')
+    state = _fake_state()
+    save(path, state, state.params, _progress(1))
+
+    def half_written(filename, target, **kwargs):  # the disk gives out after some bytes
+        with open(filename, 'wb') as f:
+            f.write(b'\x00' * 100)
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(checkpoint, 'msgpack_save', half_written)
+    with pytest.raises(OSError, match=f"checkpoint='.*c.msgpack' could not be written: {why}") as info:
+        save(path, state, state.params, _progress(2))
+    assert info.value.errno == code
+    assert os.listdir(tmp_path) == ['c.msgpack']
+    assert load_checkpoint(path, RateRNN(2, 8, 2, cell='vanilla'))['epoch'] == 1
+
+
+@pytest.mark.parametrize('record, n_members, match', [
+    ({'n_members': 2}, None, r"'c.msgpack' is a 2-member ensemble checkpoint.*member=k"),
+    ({}, 3, r"'c.msgpack' was written by a Trainer, not an Ensemble"),
+    ({'n_members': 2}, 3, r'an ensemble of 2 members.*this one has 3'),
+], ids=['trainer-resumes-ensemble', 'ensemble-resumes-trainer', 'other-member-count'])
+def test_check_written_by_names_who_wrote_the_file(record, n_members, match):
+    from trainer.core.checkpoint import check_written_by
+    assert check_written_by({'n_members': n_members}, 'c.msgpack', n_members=n_members)
+    with pytest.raises(ValueError, match=match):
+        check_written_by(record, 'c.msgpack', n_members=n_members)

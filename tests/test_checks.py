@@ -48,3 +48,14 @@ def test_trainer_with_optax_transform_trains_and_reports_unknown_lr():
         results.append(trainer.fit(data, n_epochs=2, batch_size=16))
     np.testing.assert_allclose(results[0].curve('loss'), results[1].curve('loss'), rtol=1e-5)
     assert results[0].curve('lr') == [None, None]  # inside optax, not readable (JSON has no NaN)
+
+
+def test_scores_something_refuses_a_set_whose_mask_is_zero_everywhere():
+    from trainer.core.checks import scores_something
+    masked = datasets.from_arrays(np.zeros((4, 3, 1)), np.arange(4) % 2,
+                                  mask=np.array([[1.0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]]))
+    assert scores_something(masked, 'held_out') is masked
+    assert scores_something(datasets.from_arrays(np.zeros((2, 3, 1)), [0, 1]), 'dataset') is not None
+    unscored = masked[2:]  # the trials whose mask rows are all zero
+    with pytest.raises(ValueError, match='held_out has a mask that is zero on every step.*mask=None'):
+        scores_something(unscored, 'held_out')

@@ -216,7 +216,7 @@ def test_patience_and_the_best_epoch_belong_to_the_last_stage():
     # min_delta=10: only a stage's first epoch is ever "best", every later one waits. Stages 0
     # and 1 move on at max_epochs_per_stage=3 regardless; patience=1 stops the last stage at
     # its second epoch, and the best epoch is that stage's first (not the fit's first).
-    c = small(threshold=2.0, max_epochs_per_stage=3)
+    c = small(threshold=1.0, max_epochs_per_stage=3)
     result = _trainer().fit(c, n_epochs=12, batch_size=10, patience=1, min_delta=10.0)
     assert [row['stage'] for row in result.history] == [0, 0, 0, 1, 1, 1, 2, 2]
     assert result.stopped_early and (result.best_epoch, result.monitor) == (7, 'held_out_acc')

@@ -65,3 +65,22 @@ def test_another_model_is_refused_naming_the_file(fitted, model, match):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.msgpack'):
         load_checkpoint(tmp_path / 'nope.msgpack', RateRNN(2, 8, 2))
+
+
+def test_member_k_of_an_ensemble_checkpoint_loads_that_member(tmp_path):
+    from trainer import Ensemble
+    data = datasets.delayed_match_task(32, seq_len=4, n_symbols=2, seed=0)
+    path = str(tmp_path / 'ensemble.msgpack')
+    ensemble = Ensemble([RateRNN(2, 4, 2, cell='vanilla', seed=s) for s in range(2)],
+                        braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(), progress=False)
+    result = ensemble.fit(data, n_epochs=2, batch_size=16, checkpoint=path, restore_best=False)
+    with pytest.raises(ValueError, match='is a 2-member ensemble checkpoint; pass member=k|'
+                                         r'is a 2-member ensemble checkpoint \(Ensemble.fit\); pass member=k'):
+        load_checkpoint(path, RateRNN(2, 4, 2, cell='vanilla'))
+    for k, member in enumerate(result.members):
+        fresh = RateRNN(2, 4, 2, cell='vanilla', seed=9)
+        progress = load_checkpoint(path, fresh, best=False, member=k)
+        assert progress['member'] == k and progress['epoch'] == 2
+        assert [row['epoch'] for row in progress['history']] == [1, 2]
+        assert progress['history'] == member.history
+        jax.tree.map(np.testing.assert_array_equal, param_values(fresh), param_values(member.model))

@@ -1,8 +1,10 @@
 """The command line: per-run folders, 80-column output, one-line errors that name the flag."""
 
+import errno
 import json
 import os
 
+import numpy as np
 import pytest
 
 import datasets
@@ -113,6 +115,15 @@ BAD = {
                        "--resume nowhere.msgpack: no such file; pass a run's checkpoint.msgpack"),
     'resume-ensemble': (['--resume', 'nowhere.msgpack', '--ensemble', '2'],
                         "--resume continues one network's run; drop --ensemble"),
+    'devices-past-count': (['--devices', '999'], '--devices 999: only 1 device is available; '
+                           'pass --devices 1 or all'),
+    'process-id-out-of-range': (['--coordinator', 'localhost:1234', '--num-processes', '2',
+                                 '--process-id', '2'],
+                                '--process-id 2 is out of range for --num-processes 2; ranks are 0 to 1'),
+    'coordinator-without-port': (['--coordinator', 'localhost', '--num-processes', '2', '--process-id', '0'],
+                                 '--coordinator localhost must be HOST:PORT, e.g. localhost:1234'),
+    'out-not-creatable': (['--out', '/dev/null/run'],
+                          '--out /dev/null/run: not writable (Not a directory); pass another folder'),
 }
 
 
@@ -126,6 +137,70 @@ def test_bad_flag_is_one_error_line_and_status_2(argv, message, tmp_path, capsys
     if 'did you mean' not in message:  # two long task names may not fit together
         assert_fits(err)
     assert os.listdir(tmp_path) == []  # nothing written before the flags are known to be good
+
+
+def _one_error_line(argv, capsys, status=2, printed=0):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == status
+    out, err = printed_lines(capsys)
+    assert len(out) == printed and len(err) == 1, (out, err)
+    return err[0]
+
+
+def _checkpoint_file(path, progress):
+    from trainer.core.checkpoint import save
+    from trainer.core.state import TrainState
+    weights = {('w',): np.zeros((2, 3), np.float32)}
+    save(str(path), TrainState(params=weights, opt=(), hidden={}, rng=np.zeros(2, np.uint32)), weights,
+         progress)
+    return str(path)
+
+
+def test_resume_of_an_ensemble_checkpoint_says_so(tmp_path, capsys):
+    member = {'history': [], 'best_epoch': None, 'best_value': None, 'wait': 0, 'stopped': False, 'error': None}
+    path = _checkpoint_file(tmp_path / 'ensemble.msgpack', {
+        'epoch': 1, 'seed': 0, 'seeds': None, 'batch_size': 16, 'n_members': 3, 'members': [member] * 3})
+    runs = tmp_path / 'runs'
+    line = _one_error_line(TINY + ['--resume', path, '--runs-dir', str(runs)], capsys)
+    assert line == (f'error: --resume {path}: a 3-member ensemble checkpoint (--ensemble 3); '
+                    '--resume continues one network; resume it with Ensemble.fit(resume_from=...)')
+    assert not runs.exists()  # refused before any folder is made
+
+
+def test_resume_of_an_unreadable_progress_record_is_one_line(tmp_path, capsys):
+    path = _checkpoint_file(tmp_path / 'odd.msgpack', {'epoch': 1})
+    line = _one_error_line(TINY + ['--resume', path, '--runs-dir', str(tmp_path / 'runs')], capsys)
+    assert line.startswith(f"error: --resume: '{path}' is not a readable checkpoint: its progress record "
+                           "lacks ['seed', 'batch_size'")
+
+
+def test_unwritable_out_folder_is_one_error_line(tmp_path, capsys, monkeypatch):
+    # We may run as root, whom chmod does not stop: the refusal the disk would give, simulated.
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    monkeypatch.setattr(cli.os, 'makedirs', refuse)
+    out = tmp_path / 'locked'
+    line = _one_error_line(TINY + ['--out', str(out)], capsys)
+    assert line == f'error: --out {out}: not writable (Permission denied); pass another folder'
+
+
+def test_a_disk_that_fills_mid_run_is_one_error_line_and_keeps_the_checkpoint(tmp_path, capsys, monkeypatch):
+    from trainer.core import checkpoint
+    out = tmp_path / 'run'
+    real_save, saves = checkpoint.msgpack_save, []
+
+    def full_after_one(*args, **kwargs):
+        saves.append(1)
+        if len(saves) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(*args, **kwargs)
+    monkeypatch.setattr(checkpoint, 'msgpack_save', full_after_one)
+    line = _one_error_line(TINY + ['--out', str(out), '--no-progress'], capsys, status=1, printed=1)
+    assert line == 'error: checkpoint not written: the disk is full; the last one saved is kept'
+    assert_fits([line])
+    assert checkpoint.progress(checkpoint.read(str(out / 'checkpoint.msgpack')))['epoch'] == 1
+    assert sorted(os.listdir(out)) == ['checkpoint.msgpack']  # no temporary file left behind
 
 
 def test_resume_continues_a_run_from_its_checkpoint(tmp_path, capsys):

@@ -113,7 +113,7 @@ def test_the_driver_counts_updates_and_numbers_epochs_across_stages(tmp_path):
 
 
 def test_a_stage_that_never_crosses_moves_on_at_max_epochs_per_stage():
-    recipe = Recipe(n_epochs=5, curriculum=({'seq_len': 3}, {'seq_len': 5}), curriculum_threshold=2.0,
+    recipe = Recipe(n_epochs=5, curriculum=({'seq_len': 3}, {'seq_len': 5}), curriculum_threshold=1.0,
                     max_epochs_per_stage=2, **TINY)
     run = train_task('delayed_match_task', recipe, pad_stages=True)
     assert [row['stage'] for row in run.history] == [0, 0, 1, 1, 2]
@@ -123,7 +123,7 @@ def test_a_stage_that_never_crosses_moves_on_at_max_epochs_per_stage():
 
 
 def test_a_curriculum_that_never_finishes_reports_no_best_value():
-    recipe = Recipe(n_epochs=2, curriculum=({'seq_len': 3},), curriculum_threshold=2.0, **TINY)
+    recipe = Recipe(n_epochs=2, curriculum=({'seq_len': 3},), curriculum_threshold=1.0, **TINY)
     run = train_task('delayed_match_task', recipe)
     assert run.stage_epochs == (2,) and run.best_value is None
     assert 0.0 <= run.held_out['acc'] <= 1.0  # still scored on the final task

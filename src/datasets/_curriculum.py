@@ -123,6 +123,11 @@ class Curriculum:
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) \
                 or not math.isfinite(threshold):
             raise ValueError(f'threshold must be a finite number, got {threshold!r}.')
+        if 'acc' in monitor and not 0 <= threshold <= 1:
+            # An accuracy is a fraction: 1.5 would never advance, -0.5 always would.
+            raise ValueError(
+                f'threshold must be in [0, 1] for the accuracy monitor {monitor!r}, got '
+                f'{threshold!r}; pass a fraction such as threshold=0.9.')
         if mode not in ('auto', 'max', 'min'):
             raise ValueError(f"mode must be 'auto', 'max' or 'min', got {mode!r}.")
         if isinstance(held_out, bool) or not isinstance(held_out, numbers.Real) or not 0 <= held_out < 1:
@@ -212,7 +217,8 @@ class Curriculum:
         """
         if isinstance(stage, bool) or not isinstance(stage, numbers.Integral) \
                 or not 0 <= stage < len(self):
-            raise ValueError(f'stage must be an int in [0, {len(self)}), got {stage!r}.')
+            raise ValueError(f'stage must be an int in [0, {len(self)}), got {stage!r}; this '
+                             f'curriculum has {len(self)} stages.')
         spec = self.stages[stage]
         if isinstance(spec, TaskDataset):
             ds = spec
@@ -312,6 +318,15 @@ class Curriculum:
             raise ValueError(
                 f"history row {missing[0]} has no 'stage' key; only the history of a curriculum "
                 f'run can be resumed into a curriculum.')
+        stages = [row['stage'] for row in history]
+        bad = next((s for s in stages if isinstance(s, bool) or not isinstance(s, numbers.Integral)
+                    or not 0 <= s < len(self)), None)
+        if bad is not None or stages != sorted(stages):
+            found = f'stage {bad!r}' if bad is not None else f'stages {stages} out of order'
+            raise ValueError(
+                f'history holds {found}, but this curriculum has {len(self)} stages '
+                f'(0 to {len(self) - 1}); the history was written by another curriculum -- '
+                f'resume with the curriculum it was written with.')
         stage = history[-1]['stage']
         rows = [row for row in history if row['stage'] == stage]
         if self.should_advance(stage, rows):

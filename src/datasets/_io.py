@@ -30,6 +30,11 @@ def _as_numeric(name, value):
 
 
 def _as_labels(targets):
+    if np.issubdtype(targets.dtype, np.floating) and not np.all(np.isfinite(targets)):
+        bad = int(targets.size - np.count_nonzero(np.isfinite(targets)))
+        raise ValueError(
+            f'targets must be finite, got {bad} NaN or infinite labels; labels are integers '
+            f'0, 1, ..., n_classes - 1 (drop or relabel the trials without one).')
     if np.issubdtype(targets.dtype, np.floating) and not (
             np.all(np.isfinite(targets)) and np.array_equal(targets, np.round(targets))):
         raise ValueError(

@@ -204,6 +204,19 @@ def _check_task(name):
         raise UsageError(f'--task {name} is a fixed target; fit it with trainer.Fitter')
 
 
+def _make_folder(folder, flag):
+    """Create ``folder`` and check a file can be written in it, or raise naming ``flag``."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f'.probe-{os.getpid()}')
+        with open(probe, 'wb'):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        raise UsageError(f'{flag} {folder}: not writable ({error.strerror or error}); '
+                         f'pass another folder') from None
+
+
 def _run_folder(args):
     """Create this run's folder; return it and whether ``latest`` now points at it.
 
@@ -216,14 +229,14 @@ def _run_folder(args):
         if os.path.isdir(args.out) and os.listdir(args.out) and not args.overwrite:
             raise UsageError(
                 f'--out {args.out} already holds files; pass --overwrite or a new --out')
-        os.makedirs(args.out, exist_ok=True)
+        _make_folder(args.out, '--out')
         return args.out, False
     stem = os.path.join(args.runs_dir, f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
     out, n = stem, 1
     while os.path.exists(out):  # two runs started in the same second
         n += 1
         out = f'{stem}-{n}'
-    os.makedirs(out)
+    _make_folder(out, '--runs-dir')
     latest = os.path.join(args.runs_dir, 'latest')
     link = os.path.join(args.runs_dir, f'.latest-{os.getpid()}')
     try:  # replace the link in one step, so `latest` is never missing
@@ -294,10 +307,41 @@ def _join_processes(args):
     given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
     if any(given) and not all(given):
         raise UsageError('a multi-process run needs --coordinator, --num-processes and --process-id')
+    if all(given) and args.process_id >= args.num_processes:
+        raise UsageError(f'--process-id {args.process_id} is out of range for --num-processes '
+                         f'{args.num_processes}; ranks are 0 to {args.num_processes - 1}')
+    if all(given):
+        host, _, port = args.coordinator.rpartition(':')
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise UsageError(f'--coordinator {args.coordinator} must be HOST:PORT, e.g. '
+                             f'{host or args.coordinator}:1234')
     if all(given) or args.distributed:
         from trainer import distributed
         distributed.initialize(args.coordinator, num_processes=args.num_processes,
                                process_id=args.process_id)
+
+
+def _check_resume(path):
+    """Refuse, before anything is written, a checkpoint that ``train --resume`` cannot continue."""
+    from trainer.core import checkpoint
+    try:
+        progress = checkpoint.progress(checkpoint.read(path))
+    except ValueError as error:
+        raise UsageError('--resume: ' + str(error).replace('resume_from=', '', 1)) from None
+    if 'n_members' in progress:
+        n = progress['n_members']
+        raise UsageError(f'--resume {path}: a {n}-member ensemble checkpoint (--ensemble {n}); '
+                         '--resume continues one network; resume it with Ensemble.fit(resume_from=...)')
+
+
+def _check_devices(devices):
+    if isinstance(devices, int):
+        import jax
+        available = jax.device_count()
+        if devices > available:
+            raise UsageError(f'--devices {devices}: only {available} device'
+                             f'{"s are" if available > 1 else " is"} available; pass --devices '
+                             f'{available} or all')
 
 
 def train(args):
@@ -308,6 +352,9 @@ def train(args):
         raise UsageError('--resume continues one network\'s run; drop --ensemble')
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f'--resume {args.resume}: no such file; pass a run\'s checkpoint.msgpack')
+    if args.resume is not None:
+        _check_resume(args.resume)
+    _check_devices(args.devices)
     recipe = recipe_of(args)
     if not args.no_compile_cache:
         enable_compile_cache()
@@ -331,6 +378,11 @@ def train(args):
     except NonFiniteLossError as error:
         raise TrainingFailed(f'the loss became NaN or infinite in epoch {len(error.history) + 1}; '
                              f'lower --lr (was {recipe.lr:g})') from None
+    except OSError as error:  # the disk filled or turned read-only mid-run
+        if getattr(error, 'checkpoint_reason', None) is None:
+            raise
+        raise TrainingFailed(f'checkpoint not written: {error.checkpoint_reason}; '
+                             'the last one saved is kept') from None
     if not main:
         return run
     result = TrainResult(run.history, run.monitor, run.best_epoch, run.best_value, {}, False, {}, run.model)

@@ -11,6 +11,7 @@ discrete-time map).
 """
 
 import dataclasses
+import warnings
 
 import brainstate
 import jax
@@ -164,9 +165,14 @@ def fixed_points(model, inputs, initial_states, *, dt=None, n_iter=4000, tol=1e-
         template = batch_template(model, 1)
         paths = recordable(model)
         h0, layout = _starts(initial_states, paths, template)
+        finite = _finite_starts(h0)
         x = _input(model, inputs)
         step = _one_step(model, template, paths, layout, x)
-        locations, q, steps = jax.device_get(_minimise(step, optimizer, n_iter, tol)(h0))
+        found, found_q, steps = jax.device_get(_minimise(step, optimizer, n_iter, tol)(h0[finite]))
+        # A dropped start keeps its row, as NaN, so rows still match the starts given.
+        locations = np.full(h0.shape, np.nan, np.float32)
+        q = np.full(len(h0), np.nan, np.float32)
+        locations[finite], q[finite] = found, found_q
         keep = _unique(locations, q, tol, unique_tol)
         jacobians, eigenvalues, outputs = _linearise(step, locations[keep])
     return FixedPoints(locations, q, locations[keep], q[keep], jacobians, eigenvalues,
@@ -208,7 +214,22 @@ def sample_states(prediction, n, *, seed=0, scored_only=None):
         raise ValueError('prediction has no recorded states; run predict(..., record=True).')
     n = _positive_int('n', n)
     first = next(iter(prediction.states.values()))
-    where = np.ones(first.shape[:2], bool) if scored_only is None else np.asarray(scored_only) > 0
+    if scored_only is None:
+        where = np.ones(first.shape[:2], bool)
+    else:
+        try:
+            where = np.asarray(scored_only, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f'scored_only must be an (n_trials, n_steps) array of numbers, such as '
+                            f'dataset.mask; got {type(scored_only).__name__}.') from None
+        if where.shape != first.shape[:2]:
+            raise ValueError(f'scored_only must have shape (n_trials, n_steps) = {first.shape[:2]}, '
+                             f'the recorded states\' first two axes; got {where.shape}.')
+        where = where > 0
+        if not where.any():
+            raise ValueError('scored_only is zero everywhere, so there is no step to draw states '
+                             'from; pass a mask with positive entries (e.g. dataset.mask) or '
+                             'scored_only=None for every step.')
     trials, steps = np.nonzero(where)
     pick = np.random.default_rng(seed).integers(0, len(trials), size=n)
     return {name: value[trials[pick], steps[pick]] for name, value in prediction.states.items()}
@@ -249,9 +270,19 @@ def _starts(initial_states, paths, template):
     layout, columns, n = [], [], None
     for name, path in paths.items():
         shape = tuple(jnp.shape(template[path])[1:])
-        value = np.asarray(initial_states[name], np.float32)
+        try:
+            value = np.asarray(initial_states[name], np.float32)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f'initial_states[{name!r}] must be an array of real numbers (n, '
+                f'{", ".join(map(str, shape))}), got {type(initial_states[name]).__name__} '
+                f'{initial_states[name]!r:.60}; sample starts with sample_states(...).') from None
         if value.ndim == len(shape):  # one start, without the leading axis
             value = value[None]
+        if value.ndim == len(shape) + 1 and len(value) == 0:
+            raise ValueError(
+                f'initial_states[{name!r}] holds no starts (shape {value.shape}); give at least '
+                f'one, e.g. sample_states(prediction, 64).')
         if value.shape[1:] != shape or (n is not None and len(value) != n):
             raise ValueError(
                 f'initial_states[{name!r}] must have shape (n, {", ".join(map(str, shape))}) '
@@ -262,9 +293,29 @@ def _starts(initial_states, paths, template):
     return jnp.asarray(np.concatenate(columns, axis=1)), tuple(layout)
 
 
+def _finite_starts(h0):
+    """The rows of ``h0`` to search: a NaN or infinite start is dropped with a warning."""
+    finite = np.all(np.isfinite(np.asarray(h0)), axis=1)
+    if not finite.any():
+        raise ValueError(f'initial_states must hold finite starts, got {len(h0)} start(s), each '
+                         'with NaN or infinite values; sample starts with sample_states(...).')
+    if not finite.all():
+        warnings.warn(f'initial_states: {int((~finite).sum())} of {len(h0)} starts hold NaN or '
+                      'infinite values; they are skipped (NaN in locations and q).', stacklevel=3)
+    return finite
+
+
 def _input(model, inputs):
     """The constant input as a batch of one: ``(1, n_features)``, or a bare scalar."""
-    x = jnp.asarray(inputs, dtype=jnp.float32)
+    try:
+        x = np.asarray(inputs, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f'inputs must be a number or an array of numbers (one per feature), got '
+                        f'{type(inputs).__name__} {inputs!r:.60}.') from None
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f'inputs must be finite, got {x.tolist()!r:.80}; the fixed points of a NaN '
+                         'input are meaningless.')
+    x = jnp.asarray(x)
     n_input = getattr(model, 'n_input', None)
     if x.ndim == 0 and n_input is not None:
         x = jnp.broadcast_to(x, (n_input,))
@@ -360,7 +411,7 @@ def _unique(locations, q, tol, unique_tol):
     """Indices of the converged points, lowest ``q`` first, dropping near-duplicates."""
     keep = []
     for i in np.argsort(q):
-        if q[i] > tol:
+        if not q[i] <= tol:  # a slow point, or a skipped (NaN) start: sorted last
             break
         if all(np.linalg.norm(locations[i] - locations[j]) > unique_tol for j in keep):
             keep.append(i)

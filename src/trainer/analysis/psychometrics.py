@@ -139,6 +139,14 @@ def psychometric(prediction, dataset, *, evidence='coherence', sign='ground_trut
                 f'sign must take exactly two values (which way the evidence points), got '
                 f'{values.tolist()[:10]}; pass sign=None if evidence is already signed.')
         signed = np.where(side == values[1], 1.0, -1.0) * np.abs(signed)
+    if not np.all(np.isfinite(signed)):
+        bad = int(np.size(signed) - np.count_nonzero(np.isfinite(signed)))
+        raise ValueError(f'evidence must be finite, got {bad} NaN or infinite value(s) among '
+                         f'{len(signed)} trials; drop those trials or fix the condition.')
+    if len(np.unique(signed)) < 2:
+        raise ValueError(
+            f'evidence must take at least 2 distinct levels to fit a slope and a bias, got '
+            f'{np.unique(signed).tolist()}; pass trials of several evidence strengths.')
     if choice is None:
         labels = trial_labels(dataset)
         positive = signed > 0

@@ -113,3 +113,16 @@ def unshared(optimizer, weights):
             "optimizer is already registered with another model's weights (was it given to "
             "another Trainer?); give each Trainer its own optimizer, e.g. "
             "braintools.optim.Adam(lr=1e-2).")
+
+
+def scores_something(ds, name):
+    """Raise unless ``ds`` (a ``TaskDataset``) scores at least one step: a mask that is not all zero.
+
+    A held-out set or an ``evaluate`` dataset whose mask is zero everywhere
+    would report a loss and metrics of 0/0; ``name`` is the argument it came in.
+    """
+    if ds.mask is not None and not np.any(np.asarray(ds.mask) > 0):
+        raise ValueError(
+            f"{name} has a mask that is zero on every step, so nothing in it is scored; "
+            f"pass a mask with positive entries on the steps to score, or mask=None to score all.")
+    return ds

@@ -13,6 +13,12 @@ def as_dataset(data, name):
     """Accept a ``TaskDataset`` or an ``(inputs, targets[, mask])`` tuple."""
     if isinstance(data, datasets.TaskDataset):
         return data
+    if isinstance(data, (tuple, list)) and any(isinstance(d, datasets.TaskDataset) for d in data):
+        fix = {'train': "pass the evaluation set as held_out=: fit(train, held_out=held_out, ...)",
+               'held_out': "pass one held-out set (join their trials first) and evaluate any "
+                           "other with evaluate(dataset)"}.get(name, "call once per dataset")
+        raise TypeError(f"{name} must be one datasets.TaskDataset, got a {type(data).__name__} "
+                        f"holding datasets; {fix}.")
     if isinstance(data, (tuple, list)) and len(data) in (2, 3):
         return datasets.from_arrays(*data)
     raise TypeError(

@@ -33,6 +33,11 @@ def _mesh(devices):
         chosen = available[:devices]
     elif isinstance(devices, (list, tuple)) and devices and all(isinstance(d, jax.Device) for d in devices):
         chosen = list(devices)
+        seen = [d for i, d in enumerate(chosen) if d in chosen[:i]]
+        if seen:
+            raise ValueError(f"devices lists {seen[0]} more than once ({list(chosen)}); each device "
+                             f"holds one share of a batch, so list each once, e.g. "
+                             f"devices=jax.devices()[:{len(set(chosen))}].")
     else:
         raise ValueError(f"devices must be None, 'all', a positive int, a list of jax.Device or a "
                          f"jax.sharding.Mesh with a 'batch' axis; got {devices!r:.60}.")

@@ -1,5 +1,6 @@
 """Objectives built from objectives: weighted sums, per-trial lifting, and what a callable accepts."""
 
+import inspect
 import math
 import numbers
 
@@ -39,6 +40,10 @@ def combine(*weighted_objectives):
         raise ValueError("combine needs at least one (weight, objective) pair, got none.")
     pairs = []
     for i, pair in enumerate(weighted_objectives):
+        if callable(pair):
+            built = f'{_label(pair)}()' if _unbuilt(pair) else _label(pair)
+            raise TypeError(f"combine argument {i} must be a (weight, objective) pair, got the "
+                            f"objective {_label(pair)} alone; pass combine((1.0, {built})).")
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"combine argument {i} must be a (weight, objective) pair, got {pair!r}.")
         weight, objective = pair
@@ -49,6 +54,10 @@ def combine(*weighted_objectives):
                 f"combine argument {i}: the objective must be callable, got {objective!r}; "
                 "pass a built objective such as objectives.mse(), not objectives.mse."
             )
+        if _unbuilt(objective):
+            raise TypeError(
+                f"combine argument {i}: {_label(objective)} is an objective builder (it takes no "
+                f"prediction and target); call it: ({weight!r}, {_label(objective)}()).")
         pairs.append((float(weight), objective))
 
     def loss(prediction, target, mask=None):
@@ -87,6 +96,9 @@ def per_trial(objective):
     """
     if not callable(objective):
         raise ValueError(f"per_trial needs a callable objective, got {objective!r}.")
+    if _unbuilt(objective):
+        raise TypeError(f"per_trial: objective={_label(objective)} is an objective builder (it "
+                        f"takes no prediction and target); call it: per_trial({_label(objective)}()).")
 
     def loss(prediction, target, mask=None):
         scores = jax.vmap(objective)(prediction, target)
@@ -98,6 +110,25 @@ def per_trial(objective):
         return _reduce.weighted_mean(scores, mask)
 
     return _reduce.mark_score(loss) if is_score(objective) else loss
+
+
+def _label(fn):
+    """``objectives.mse`` for one of ours, else the function's own name."""
+    name = getattr(fn, '__name__', None) or type(fn).__name__
+    module = getattr(fn, '__module__', '') or ''
+    return f'objectives.{name}' if module.startswith('trainer.objectives') else name
+
+
+def _unbuilt(fn):
+    """Whether ``fn`` cannot take ``(prediction, target)``: a builder passed where its product belongs."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) < 2
 
 
 def accepts_mask(fn):

@@ -140,8 +140,25 @@ class Recipe:
         _positive_float('lr', self.lr)
         _positive_float('lr_final', self.lr_final)
         _positive_float('grad_clip_norm', self.grad_clip_norm, optional=True)
-        if not 0 < self.held_out < 1:
+        if isinstance(self.held_out, bool) or not isinstance(self.held_out, numbers.Real) \
+                or not 0 < self.held_out < 1:
             raise ValueError(f'Recipe.held_out must be a fraction in (0, 1), got {self.held_out!r}.')
+        if not isinstance(self.compile_epoch, bool):
+            raise TypeError(f'Recipe.compile_epoch must be True or False, got '
+                            f'{type(self.compile_epoch).__name__}: {self.compile_epoch!r}.')
+        threshold = self.curriculum_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) \
+                or not math.isfinite(threshold):
+            raise ValueError(f'Recipe.curriculum_threshold must be a finite number (an accuracy in '
+                             f'[0, 1], or an angular error in degrees), got {threshold!r}.')
+        if self.metric == 'accuracy' and not 0 <= threshold <= 1:
+            raise ValueError(f'Recipe.curriculum_threshold is an accuracy for metric=\'accuracy\' '
+                             f'and must be in [0, 1], got {threshold!r}; e.g. 0.9.')
+        if self.metric == 'angular_error' and threshold < 0:
+            raise ValueError(f'Recipe.curriculum_threshold is an angular error in degrees for '
+                             f"metric='angular_error' and must be >= 0, got {threshold!r}.")
+        if not isinstance(self.note, str):
+            raise TypeError(f'Recipe.note must be a str, got {type(self.note).__name__}.')
         _choice('cell', self.cell, _CELLS)
         _choice('lr_schedule', self.lr_schedule, _SCHEDULES)
         _choice('objective', self.objective, _OBJECTIVES)
