@@ -135,7 +135,7 @@ class Ensemble:
         >>> [sorted(row) for row in ensemble.evaluate(data)]
         [['loss'], ['loss']]
         """
-        ds = as_dataset(dataset, 'dataset')
+        ds = _checks.scores_something(as_dataset(dataset, 'dataset'), 'dataset')
         learner = self.learner
         if batch_size is None:
             batch_size = min(learner.last_batch_size or 256, len(ds))

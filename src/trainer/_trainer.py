@@ -122,7 +122,7 @@ class Trainer:
             ``{'loss': ..., <metric>: ...}``, weighted by the trials (or, under a loss
             mask, the valid steps) each batch scored -- as the training epochs are.
         """
-        ds = as_dataset(dataset, 'dataset')
+        ds = _checks.scores_something(as_dataset(dataset, 'dataset'), 'dataset')
         learner = self.learner
         if batch_size is None:
             batch_size = min(learner.last_batch_size or 256, len(ds))

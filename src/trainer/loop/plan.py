@@ -132,7 +132,10 @@ class Stages:
             if history and not has_stages:
                 raise ValueError(f"resume_from={path!r} was written by a fit on one dataset, not on a "
                                  "Curriculum; resume it with that dataset as train.")
-            self.stage, rows = self.curriculum.position(history)
+            try:
+                self.stage, rows = self.curriculum.position(history)
+            except ValueError as error:
+                raise ValueError(f"resume_from={path!r}: {error}") from None
             self.offset = len(history) - len(rows)
             self.rows = {k: [r for r in h[self.offset:] if r.get('stage') == self.stage]
                          for k, h in enumerate(histories)}
@@ -192,6 +195,9 @@ class FitOptions:
 def make_plan(stages, options, names, placement):
     """The validated :class:`FitPlan` of ``stages``' current stage (of the one dataset, without a curriculum)."""
     train, held_out = stages.data()
+    if held_out is not None:
+        checks.scores_something(held_out, 'held_out' if stages.curriculum is None else
+                                f'the held-out split of curriculum stage {stages.stage}')
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
         raise TypeError(f"seed must be a non-negative int (it seeds the shuffles), got {options.seed!r}.")
     batch_size = checks.positive_int(

@@ -205,6 +205,7 @@ def run_fit(engine, stages, options, callbacks, *, resume_from=None, restore_bes
         cb.on_fit_start(fit)
     try:
         fit.state = engine.prepare(fit.plan)
+        _check_later_stages(fit)
         if progress is not None:
             _resume(fit, saved, progress, resume_from)
         for epoch in range(fit.start_epoch, fit.plan.n_epochs + 1):
@@ -222,16 +223,23 @@ def run_fit(engine, stages, options, callbacks, *, resume_from=None, restore_bes
     return fit
 
 
+def _check_later_stages(fit):
+    """Check every later curriculum stage against the model before the first step changes it."""
+    stages, learner = fit.stages, fit.engine.learner
+    if stages.curriculum is None:
+        return
+    for i in range(stages.stage + 1, len(stages.curriculum)):
+        train, held_out = stages.curriculum.stage_splits(i)
+        learner.check_data(train, fit.plan.batch_size, padded=False, name=f'curriculum stage {i} train')
+        if held_out is not None:
+            learner.check_data(held_out, fit.plan.batch_size, padded=True, name=f'curriculum stage {i} held-out')
+    learner.template(fit.plan.train, fit.plan.batch_size)  # the model holds the current stage's shapes again
+
+
 # -- resume ------------------------------------------------------------------------------
 def _read_progress(saved, path, fit):
-    progress = _checkpoint.progress(saved)
+    progress = _checkpoint.check_written_by(_checkpoint.progress(saved), path, n_members=fit.n_members)
     written = progress.get('n_members')
-    if written != fit.n_members:
-        what = f"an ensemble of {written} members" if written is not None else 'a Trainer'
-        fix = (f"resume it with an Ensemble of {written} models" if written is not None
-               else "resume it with Trainer.fit (or load a member with trainer.load_checkpoint(path, model, member=k))")
-        this = 'a Trainer' if fit.n_members is None else f'an ensemble of {fit.n_members} members'
-        raise ValueError(f"resume_from={path!r} was written by {what}, and this is {this}; {fix}.")
     histories = [progress['history']] if written is None else [m['history'] for m in progress['members']]
     fit.stages.resume(histories, path)
     return progress
