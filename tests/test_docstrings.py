@@ -17,6 +17,8 @@ MODULES = [
     'datasets._batching', 'datasets._cogtask', 'datasets._curriculum', 'datasets._delayed_match',
     'datasets._fixed_targets',
     'datasets._io', 'datasets._plot', 'datasets._record', 'datasets._registry',
+    'datasets._stream', 'datasets._stream_sources', 'datasets._cogtask_stream', 'datasets._multitask',
+    'datasets._neurogym',
 ]
 
 
