@@ -102,3 +102,20 @@ def test_groups_need_group_ids():
 def test_as_sums_takes_one_count_or_one_per_name():
     assert as_sums(jnp.float32(2.0), {'acc': jnp.float32(0.5)}, 4.0) == {'loss': (8.0, 4.0), 'acc': (2.0, 4.0)}
     assert as_sums(2.0, {'acc': 0.5}, {'loss': 3.0, 'acc': 4.0}) == {'loss': (6.0, 3.0), 'acc': (2.0, 4.0)}
+
+
+def test_the_trainer_evaluates_the_loss_on_loss_weights_and_the_metrics_on_the_mask():
+    import braintools
+    import datasets
+    from trainer import Trainer
+    from trainer.models import RateRNN
+    base = datasets.delayed_match_task(48, seq_len=6, n_symbols=2, seed=0)
+    mask = np.ones((48, base.n_steps), np.float32)
+    weights = np.linspace(0.1, 1.0, base.n_steps, dtype=np.float32)[None].repeat(48, 0)
+    plain = datasets.from_arrays(base.inputs, base.targets, mask)
+    weighted = datasets.from_arrays(base.inputs, base.targets, mask, loss_weights=weights)
+    trainer = Trainer(RateRNN(2, 8, 2, seed=0), braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
+                      metrics={'acc': metrics.accuracy()}, progress=False)
+    a, b = trainer.evaluate(plain, batch_size=16), trainer.evaluate(weighted, batch_size=16)
+    assert a['acc'] == b['acc']
+    assert abs(a['loss'] - b['loss']) > 1e-4
