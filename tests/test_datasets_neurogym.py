@@ -103,3 +103,16 @@ def test_bad_arguments_raise():
         datasets.from_neurogym(env, 4, seed=0, loss_weights=0.2)
     with pytest.raises(ValueError, match='longer than n_steps=10'):
         datasets.from_neurogym(env, 4, seed=0, n_steps=10)
+
+
+def test_yang19_tasks_in_one_network_one_task_a_batch():
+    names = ('go', 'anti', 'dms')
+    mix = datasets.Multitask({n: datasets.stream(make(f'yang19.{n}-v0'), held_out=8) for n in names},
+                             sampling='per_batch', seed=0)
+    assert (mix.n_features, mix.n_classes, mix.n_steps) == (33 + 3, 17, 160)
+    data, _ = mix.epoch(1, 6, 4)
+    rule = data['inputs'][:, :, 0, 33:]  # (steps, trials, tasks)
+    np.testing.assert_array_equal(rule.argmax(-1), data['groups'])
+    assert all(len(set(g.tolist())) == 1 for g in data['groups'])
+    held = mix.held_out_set()
+    assert len(held) == 24 and list(np.unique(held.conditions['task_name'])) == sorted(names)

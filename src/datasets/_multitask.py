@@ -138,6 +138,7 @@ class Multitask:
         weighted = any((m.loss_weights is not None) if isinstance(m, TaskDataset)
                        else m.has_loss_weights for m in members)
         self._shape = (self.n_features - n_rule, self.n_steps, len(self.tasks), self.rule_input, weighted)
+        self._sets = {}
 
     def __repr__(self):
         return (f'Multitask(kind={self.kind!r}, tasks={list(self.tasks)}, sampling={self.sampling!r}, '
@@ -195,21 +196,22 @@ class Multitask:
                            seed=self.seed, name='+'.join(self.tasks), description=f'Multitask({", ".join(self.tasks)})',
                            conditions=conditions, loss_weights=batch.get('loss_weights'))
 
-    @functools.lru_cache(maxsize=1)
     def train_set(self):
         """Stored mixtures: every training trial on the common shape, ``conditions['task']`` its task id."""
         if self.kind != 'stored':
             raise TypeError(f'a {self.kind} Multitask has no fixed training set; its batches are drawn per step.')
-        return self._combined(self._train)
+        if 'train' not in self._sets:
+            self._sets['train'] = self._combined(self._train)
+        return self._sets['train']
 
-    @functools.lru_cache(maxsize=1)
     def held_out_set(self):
-        """Every task's fixed held-out trials on the common shape (a stream's own ``held_out_set()``)."""
-        if self.kind == 'stored':
-            if self._held is None:
+        """Every task's fixed held-out trials on the common shape (a stream's own ``held_out_set()``); cached."""
+        if 'held_out' not in self._sets:
+            if self.kind == 'stored' and self._held is None:
                 raise ValueError('this Multitask holds nothing out (held_out=None).')
-            return self._combined(self._held)
-        return self._combined({n: self._train[n].held_out_set() for n in self.tasks})
+            parts = self._held if self.kind == 'stored' else {n: self._train[n].held_out_set() for n in self.tasks}
+            self._sets['held_out'] = self._combined(parts)
+        return self._sets['held_out']
 
     # -- what a compiled epoch consumes --------------------------------------------------------
     def epoch_indices(self, epoch, batch_size, *, n_steps=None):

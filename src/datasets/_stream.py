@@ -9,6 +9,22 @@ seed path that training never takes. A *device* stream (every
 step traces, so trials are generated inside the compiled epoch and never
 cross from the host; a *host* stream (neurogym) draws numpy batches that
 the loop puts on the device once per epoch.
+
+A fit loop consumes a stream (or a :class:`datasets.Multitask`) in a scanned
+epoch as it does stored trials, with two substitutions: the batch source
+traced in the step, and what is stacked per epoch::
+
+    sample = source.sampler(batch_size)          # traced: sample(data, idx[s]) -> batch dict
+    for epoch in range(n_epochs):                # host, outside jit
+        data, idx = source.epoch(epoch, n_steps, batch_size, start_step=0)
+        data = device_data if data is None else jax.device_put(data)
+        state, outs = train_epoch(state, data, idx)   # lax.scan over idx
+    held_out = source.held_out_set()             # a fixed TaskDataset: evaluate as today
+
+``idx`` is the epoch's ``(n_steps, 2)`` keys for a device source (replicate
+them, never shard them like trial indices), step numbers for a host source,
+and trial indices for a stored ``Multitask`` (whose ``device_data`` is its
+``train_set()`` on the device). Resuming at step ``k`` is ``start_step=k``.
 """
 
 import functools
@@ -122,7 +138,7 @@ class Stream:
         self.held_out = check_positive_int('held_out', held_out)
         self.name, self.description = name, description
         self.has_loss_weights = check_bool('has_loss_weights', has_loss_weights)
-        self._held_out_set = None
+        self._held_out_set, self._compiled = None, {}
 
     def __repr__(self):
         return (f'Stream(name={self.name!r}, kind={self.kind!r}, n_features={self.n_features}, '
@@ -158,7 +174,8 @@ class Stream:
         """Batch ``step`` of ``epoch`` as numpy arrays (either kind): what training at that step sees."""
         epoch, _, step = check_position(epoch, step + 1, step)
         if self.kind == 'device':
-            batch = _numpy_batch(self._jitted(batch_size)(self.key(epoch, step)))
+            batch = _numpy_batch(self._jitted(check_positive_int('batch_size', batch_size), conditions)(
+                self.key(epoch, step)))
         else:
             batch = self._host_draw(self.host_seed(epoch, step), check_positive_int('batch_size', batch_size))
         return batch if conditions else {k: v for k, v in batch.items() if k != 'conditions'}
@@ -177,7 +194,7 @@ class Stream:
         """Steps ``start_step .. n_steps - 1`` of ``epoch`` stacked: numpy arrays ``(n, batch_size, ...)``."""
         epoch, n_steps, start_step = check_position(epoch, n_steps, start_step)
         if self.kind == 'device':
-            return _numpy_batch(self._jitted_epoch(batch_size)(self.epoch_keys(epoch, n_steps, start_step=start_step)))
+            return _numpy_batch(self._jitted(batch_size, epoch=True)(self.epoch_keys(epoch, n_steps, start_step=start_step)))
         steps = [self.batch(epoch, step, batch_size) for step in range(start_step, n_steps)]
         return {key: np.stack([s[key] for s in steps]) for key in steps[0]}
 
@@ -222,15 +239,14 @@ class Stream:
         return self._held_out_set
 
     # -- helpers ------------------------------------------------------------------------------
-    @functools.lru_cache(maxsize=8)
-    def _jitted(self, batch_size, conditions=False):
+    def _jitted(self, batch_size, conditions=False, *, epoch=False):
+        """The compiled draw of ``batch_size`` trials (vmapped over an epoch's keys), one per shape."""
         import jax
-        return jax.jit(functools.partial(self.draw, batch_size=batch_size, conditions=conditions))
-
-    @functools.lru_cache(maxsize=8)
-    def _jitted_epoch(self, batch_size):
-        import jax
-        return jax.jit(jax.vmap(functools.partial(self.draw, batch_size=batch_size)))
+        key = (batch_size, conditions, epoch)
+        if key not in self._compiled:
+            draw = functools.partial(self.draw, batch_size=batch_size, conditions=conditions)
+            self._compiled[key] = jax.jit(jax.vmap(draw) if epoch else draw)
+        return self._compiled[key]
 
 
 def _draw_from_key(stream, batch_size, data, key):
