@@ -32,7 +32,8 @@ def test_the_common_shape_pads_inputs_adds_the_rule_and_pads_time(mix):
     np.testing.assert_array_equal(b.inputs[:, :, 3:], np.broadcast_to([0.0, 1.0], (8, 6, 2)))
     assert not a.inputs[:, :, 2].any() and not a.inputs[:, 4:, :3].any()  # padded width and time are zero
     np.testing.assert_array_equal(a.mask[:, 4:], 0.0)  # padded steps are not scored
-    assert set(np.unique(a.targets[a.mask > 0])) == {0} and set(np.unique(b.targets)) == {2}  # labels keep their meaning
+    # Labels keep their meaning.
+    assert set(np.unique(a.targets[a.mask > 0])) == {0} and set(np.unique(b.targets)) == {2}
     assert list(np.unique(train.conditions['task_name'])) == ['a', 'b']
 
 

@@ -80,7 +80,8 @@ def test_the_held_out_set_is_fixed_and_from_its_own_seed_path(gng):
     assert np.array_equal(held.inputs, again.inputs) and np.array_equal(held.targets, again.targets)
     assert sorted(held.conditions) == ['ground_truth', 'ground_truth_label', 'is_go', 'stimulus_class']
     # No training batch of the first epochs shares a trial with it.
-    seen = {trial.tobytes() for e in range(3) for trial in gng.epoch_batches(e, 4, 16)['inputs'].reshape(-1, *held.inputs.shape[1:])}
+    trained = [gng.epoch_batches(e, 4, 16)['inputs'].reshape(-1, *held.inputs.shape[1:]) for e in range(3)]
+    seen = {trial.tobytes() for epoch in trained for trial in epoch}
     assert not seen & {trial.tobytes() for trial in held.inputs}
     root = jax.random.fold_in(jax.random.PRNGKey(0), 1)
     assert not any(np.array_equal(root, train_key(0, e, s)) for e in range(8) for s in range(8))

@@ -21,8 +21,8 @@ from ._stream import Stream, train_key, train_keys, check_position
 
 __all__ = ['Multitask', 'TASK_CONDITION']
 
-# The condition that holds each trial's task id (an int in [0, n_tasks)).
 TASK_CONDITION = 'task'
+"""The condition holding each :class:`Multitask` trial's task id, an int in ``[0, n_tasks)``."""
 _SAMPLING = ('mixed', 'per_batch')
 
 
@@ -148,8 +148,8 @@ class Multitask:
     def _check_common(self, members):
         dts = {dt_ms(m.dt) for m in members}
         if len(dts) > 1:
-            raise ValueError(f'every task must share one dt, got {dict(zip(self.tasks, (dt_ms(m.dt) for m in members)))} '
-                             'ms; build them with the same dt=.')
+            got = dict(zip(self.tasks, (dt_ms(m.dt) for m in members)))
+            raise ValueError(f'every task must share one dt, got {got} ms; build them with the same dt=.')
         self.dt = members[0].dt
         classes = [m.n_classes for m in members]
         if any(c is None for c in classes) and not all(c is None for c in classes):
@@ -215,7 +215,7 @@ class Multitask:
 
     # -- what a compiled epoch consumes --------------------------------------------------------
     def epoch_indices(self, epoch, batch_size, *, n_steps=None):
-        """Stored mixtures: ``(n_steps, batch_size)`` int32 rows of :meth:`train_set`, a pure function of ``(seed, epoch)``.
+        """Stored mixtures: ``(n_steps, batch_size)`` int32 rows of :meth:`train_set`, a function of ``(seed, epoch)``.
 
         ``n_steps`` defaults to the training trials over ``batch_size``. Each
         task's trials are taken in a fresh permutation per ``(seed, epoch,
@@ -230,7 +230,8 @@ class Multitask:
         if self.sampling == 'mixed':
             counts = np.tile(allocation(self.weights, batch_size), (n_steps, 1))
         else:
-            counts = np.eye(len(self.tasks), dtype=int)[rng.choice(len(self.tasks), n_steps, p=self.weights)] * batch_size
+            which = rng.choice(len(self.tasks), n_steps, p=self.weights)
+            counts = np.eye(len(self.tasks), dtype=int)[which] * batch_size
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         rows = np.zeros((n_steps, batch_size), np.int32)
         filled = np.zeros(n_steps, int)

@@ -194,7 +194,8 @@ class Stream:
         """Steps ``start_step .. n_steps - 1`` of ``epoch`` stacked: numpy arrays ``(n, batch_size, ...)``."""
         epoch, n_steps, start_step = check_position(epoch, n_steps, start_step)
         if self.kind == 'device':
-            return _numpy_batch(self._jitted(batch_size, epoch=True)(self.epoch_keys(epoch, n_steps, start_step=start_step)))
+            keys = self.epoch_keys(epoch, n_steps, start_step=start_step)
+            return _numpy_batch(self._jitted(check_positive_int('batch_size', batch_size), epoch=True)(keys))
         steps = [self.batch(epoch, step, batch_size) for step in range(start_step, n_steps)]
         return {key: np.stack([s[key] for s in steps]) for key in steps[0]}
 
