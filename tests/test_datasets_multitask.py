@@ -149,3 +149,16 @@ def test_bad_mixtures_raise(streams):
         datasets.Multitask({'a': toy(4, 2, 1, 0), 'v': datasets.from_arrays(np.ones((4, 2, 1)), np.ones((4, 2, 1)))})
     with pytest.raises(TypeError, match='no fixed training set'):
         datasets.Multitask(streams).train_set()
+
+
+@pytest.mark.parametrize('sampling', ['mixed', 'per_batch'])
+def test_a_device_mixture_generated_apart_equals_its_inline_draws(streams, sampling):
+    m = datasets.Multitask(streams, sampling=sampling, seed=2)
+    data, idx = m.epoch(1, 3, 8, inline=False)
+    _, keys = m.epoch(1, 3, 8)
+    inline = jax.jit(m.sampler(8))
+    for step in idx:
+        a, b = jax.device_get(m.sampler(8, inline=False)(data, step)), jax.device_get(inline(None, keys[step]))
+        np.testing.assert_array_equal(a['groups'], b['groups'])
+        np.testing.assert_array_equal(a['targets'], b['targets'])
+        np.testing.assert_allclose(a['inputs'], b['inputs'], atol=1e-5)

@@ -131,3 +131,16 @@ def test_bad_arguments_raise():
     host = datasets.Stream(host_draw=lambda seed, n: {}, n_features=1, n_steps=1, n_classes=2, dt=s.dt)
     with pytest.raises(TypeError, match='draws its trials on the host'):
         host.draw(s.key(0), 4)
+
+
+def test_an_epoch_generated_apart_holds_the_inline_draws(gng):
+    data, idx = gng.epoch(2, 3, 8, start_step=1, inline=False)
+    assert isinstance(data['inputs'], jax.Array) and data['inputs'].shape == (2, 8, 100, 3)
+    np.testing.assert_array_equal(idx, [0, 1])
+    sample = gng.sampler(8, inline=False)
+    for step in (1, 2):
+        inline = gng.batch(2, step, 8)
+        apart = jax.device_get(sample(data, step - 1))
+        np.testing.assert_array_equal(apart['targets'], inline['targets'])
+        np.testing.assert_array_equal(apart['mask'], inline['mask'])
+        np.testing.assert_allclose(apart['inputs'], inline['inputs'], atol=1e-5)  # another XLA level

@@ -17,7 +17,7 @@ from ._checks import check_bool, check_index_int, check_positive_int, dt_ms
 from ._curriculum import pad_steps
 from ._io import from_arrays
 from ._record import TaskDataset
-from ._stream import Stream, train_key, train_keys, check_position
+from ._stream import FAST_COMPILE, Stream, check_position, index_step, train_key, train_keys
 
 __all__ = ['Multitask', 'TASK_CONDITION']
 
@@ -138,7 +138,7 @@ class Multitask:
         weighted = any((m.loss_weights is not None) if isinstance(m, TaskDataset)
                        else m.has_loss_weights for m in members)
         self._shape = (self.n_features - n_rule, self.n_steps, len(self.tasks), self.rule_input, weighted)
-        self._sets = {}
+        self._sets, self._generators = {}, {}
 
     def __repr__(self):
         return (f'Multitask(kind={self.kind!r}, tasks={list(self.tasks)}, sampling={self.sampling!r}, '
@@ -252,27 +252,38 @@ class Multitask:
         """The PRNG key of batch ``step`` of ``epoch`` (streams), derived as a Stream's."""
         return train_key(self.seed, epoch, step)
 
-    def epoch(self, epoch, n_steps, batch_size, *, start_step=0):
+    def epoch(self, epoch, n_steps, batch_size, *, start_step=0, inline=True):
         """``(data, idx)`` of a scanned epoch, as :meth:`Stream.epoch`; stored: ``(None, epoch_indices)``.
 
         ``data=None`` means the loop's own device arrays: the stored mixture's
         :meth:`train_set` (put on the device once), or nothing for a device mixture.
+        ``inline=False``: a device mixture generates the epoch in a program of its own.
         """
         if self.kind == 'stored':
             return None, self.epoch_indices(epoch, batch_size, n_steps=n_steps)[start_step:]
         if self.kind == 'device':
-            return None, train_keys(self.seed, *check_position(epoch, n_steps, start_step))
+            keys = train_keys(self.seed, *check_position(epoch, n_steps, start_step))
+            if inline:
+                return None, keys
+            return self._generator(check_positive_int('batch_size', batch_size))(keys), np.arange(len(keys))
         batches = [self.host_batch(epoch, step, batch_size) for step in range(start_step, n_steps)]
         return {k: np.stack([b[k] for b in batches]) for k in batches[0]}, np.arange(len(batches), dtype=np.int32)
 
-    def sampler(self, batch_size):
+    def sampler(self, batch_size, *, inline=True):
         """``sample(data, idx) -> batch`` traced in the train step, with the batch's ``'groups'`` ids."""
         batch_size = check_positive_int('batch_size', batch_size)
         if self.kind == 'stored':
             return _gather
-        if self.kind == 'host':
-            return _gather_step
+        if self.kind == 'host' or not inline:
+            return index_step
         return functools.partial(_draw_mixture, self, batch_size)
+
+    def _generator(self, batch_size):
+        import jax
+        if batch_size not in self._generators:
+            draw = functools.partial(_draw_mixture, self, batch_size, None)
+            self._generators[batch_size] = jax.jit(functools.partial(jax.lax.map, draw), compiler_options=FAST_COMPILE)
+        return self._generators[batch_size]
 
     def host_batch(self, epoch, step, batch_size):
         """Batch ``step`` of ``epoch`` drawn on the host (stream mixtures): numpy, seeded per task."""
@@ -291,10 +302,6 @@ class Multitask:
 
 def _gather(data, idx):
     return {key: None if value is None else value[idx] for key, value in data.items()}
-
-
-def _gather_step(data, step):
-    return data if step is None else {key: value[step] for key, value in data.items()}
 
 
 def _draw_mixture(mix, batch_size, data, key):
