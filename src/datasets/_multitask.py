@@ -93,6 +93,15 @@ class Multitask:
     seed : int, optional
         Seeds the sampling (and a stored mixture's split).
 
+    Notes
+    -----
+    When any task weighs its objective apart from its mask (``loss_weights``),
+    every trial of the mixture carries loss weights: a task without its own
+    weighs its objective by its mask. The rule input is on at every step,
+    padding included (padded steps are never scored). A ``'mixed'`` batch
+    holds ``round(batch_size * weight)`` trials of each task (largest
+    remainder), in task order.
+
     Examples
     --------
     >>> import numpy as np
