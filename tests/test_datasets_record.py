@@ -247,3 +247,35 @@ def test_constructor_checks_condition_types():
     with pytest.raises(ValueError, match='numbers, bools or text, got dtype complex128'):
         datasets.TaskDataset(np.zeros((2, 1, 1), np.float32), np.zeros(2, np.int32), n_classes=1,
                              conditions={'c': np.zeros(2, complex)})
+
+
+def _weighted(n=6, steps=4):
+    weights = np.tile(np.array([0.2, 0.2, 1.0, 1.0], np.float32)[:steps], (n, 1))
+    return datasets.from_arrays(np.zeros((n, steps, 1)), np.arange(n * steps).reshape(n, steps) % 2,
+                                np.ones((n, steps)), loss_weights=weights * np.arange(1, n + 1)[:, None])
+
+
+def test_loss_weights_are_kept_apart_from_the_mask_by_indexing_split_and_npz(tmp_path):
+    ds = _weighted()
+    assert ds.loss_weights.dtype == np.float32 and not ds.loss_weights.flags.writeable
+    assert 'loss_weights=yes' in repr(ds)
+    np.testing.assert_array_equal(ds[2].loss_weights, ds.loss_weights[2:3])
+    train, held = ds.split(0.5, seed=0)
+    np.testing.assert_array_equal(np.sort(np.concatenate([train.loss_weights, held.loss_weights])[:, 2]),
+                                  np.arange(1, 7))
+    datasets.save_npz(ds, tmp_path / 'w.npz')
+    back = datasets.from_npz(tmp_path / 'w.npz')
+    np.testing.assert_array_equal(back.loss_weights, ds.loss_weights)
+    np.testing.assert_array_equal(back.mask, ds.mask)
+    assert datasets.from_arrays(np.zeros((2, 3, 1)), np.zeros(2)).loss_weights is None
+
+
+@pytest.mark.parametrize('weights, error', [
+    (np.ones((6, 3)), 'loss_weights must have shape'),
+    (-np.ones((6, 4)), 'loss_weights must be >= 0'),
+    (np.zeros((6, 4)), 'loss_weights are zero on every step'),
+    (np.full((6, 4), np.nan), 'loss_weights must be finite'),
+], ids=['shape', 'negative', 'all-zero', 'nan'])
+def test_bad_loss_weights_raise(weights, error):
+    with pytest.raises(ValueError, match=error):
+        datasets.from_arrays(np.zeros((6, 4, 1)), np.zeros(6), loss_weights=weights)

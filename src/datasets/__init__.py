@@ -20,7 +20,11 @@ is installed. It is shared with ``brainmass.datasets`` both ways.
 :func:`from_arrays`, :func:`from_npz` and :func:`register_dataset` add your
 own; a :class:`Curriculum` orders stages of a task, easiest first.
 :func:`batches` serves minibatches through grain, one record per batch,
-reshuffled per ``(seed, epoch)`` and resumable from any step.
+reshuffled per ``(seed, epoch)`` and resumable from any step. A
+:func:`stream` draws fresh trials for every ``(seed, epoch, step)`` instead
+(cogtask tasks on the device, inside the compiled step; neurogym envs,
+through :func:`from_neurogym`, on the host), and :class:`Multitask` mixes
+tasks, datasets or streams, into one network's inputs with a rule input.
 """
 
 from ._batching import batch_indices, batches, epoch_indices
@@ -30,14 +34,21 @@ from ._delayed_match import delayed_match_task
 from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
                              steady_state_target)
 from ._io import from_arrays, from_npz, save_npz
+from ._multitask import TASK_CONDITION, Multitask
+from ._neurogym import from_neurogym
 from ._plot import plot_trial
 from ._record import TaskDataset
+from ._stream import Stream
+from ._stream_sources import stream
 # _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
 from ._registry import _REGISTRY, list_datasets, load_dataset, loader_of, register_dataset  # noqa: F401
 
 __all__ = [
     'Curriculum',
+    'Multitask',
     'Signal',
+    'Stream',
+    'TASK_CONDITION',
     'TaskDataset',
     'batch_indices',
     'batches',
@@ -48,6 +59,7 @@ __all__ = [
     'fc_matrix',
     'from_arrays',
     'from_cogtask',
+    'from_neurogym',
     'from_npz',
     'list_datasets',
     'load_dataset',
@@ -57,6 +69,7 @@ __all__ = [
     'register_dataset',
     'save_npz',
     'steady_state_target',
+    'stream',
 ]
 
 

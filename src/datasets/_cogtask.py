@@ -181,9 +181,12 @@ def _trial_conditions(state):
     return out
 
 
-def _build_generator(task_cls, dt, params, response_phases):
-    import jax
-    import jax.numpy as jnp
+def trial_function(task_cls, dt, params, response_phases):
+    """``(task, one_trial)``: ``one_trial(index, key) -> (inputs, targets, valid, response, conditions)``.
+
+    A pure JAX function of one trial (time-major arrays), traceable under
+    ``jit`` and ``vmap``; ``key`` is the trial's own PRNG key.
+    """
     from braintools import cogtask
 
     task = task_cls(dt=dt, **params)
@@ -197,13 +200,25 @@ def _build_generator(task_cls, dt, params, response_phases):
         # cogtask keeps no record of where a variable-length trial's response fell; this hook does.
         phase.on_enter = functools.partial(_mark_response, phase.on_enter)
 
-    def one_trial(index, root_key):
-        # The per-trial key cogtask's own batch_sample derives, passed in so one compile serves every seed.
-        key = jax.random.fold_in(root_key, jnp.asarray(index, dtype=jnp.uint32))
+    def one_trial(index, key):
+        import jax.numpy as jnp
         inputs, targets, info = task.sample_trial(index, key=key)
         valid = jnp.ones(inputs.shape[0], bool) if info['mask'] is None else info['mask']
         state = info['trial_state']
         return inputs, targets, valid, state[_RESPONSE_KEY], _trial_conditions(state)
+
+    return task, one_trial
+
+
+def _build_generator(task_cls, dt, params, response_phases):
+    import jax
+    import jax.numpy as jnp
+
+    _, trial = trial_function(task_cls, dt, params, response_phases)
+
+    def one_trial(index, root_key):
+        # The per-trial key cogtask's own batch_sample derives, passed in so one compile serves every seed.
+        return trial(index, jax.random.fold_in(root_key, jnp.asarray(index, dtype=jnp.uint32)))
 
     offsets = jnp.arange(_CHUNK, dtype=jnp.int32)
 
@@ -224,6 +239,31 @@ def _generator(task_cls, dt, params, response_phases):
             _GENERATORS.popitem(last=False)
     _GENERATORS.move_to_end(key)
     return _GENERATORS[key]
+
+
+def check_task(task, *, dt, mask, response_phases, task_params):
+    """Check ``from_cogtask``'s arguments (a cogtask class, its parameters); return ``dt`` as a Quantity."""
+    from braintools import cogtask
+    if not (isinstance(task, type) and issubclass(task, cogtask.Task)):
+        raise TypeError(
+            f'task must be a braintools.cogtask.Task subclass (e.g. cogtask.GoNoGo), got {task!r}.'
+        )
+    if mask not in _MASKS:
+        raise ValueError(f'mask must be one of {_MASKS}, got {mask!r}.')
+    if isinstance(response_phases, str) or not all(isinstance(p, str) for p in response_phases):
+        raise TypeError(
+            f'response_phases must be a tuple of phase names, got {response_phases!r}; '
+            f"write ('production',) for one name."
+        )
+    valid_params = _valid_params(task, cogtask.Task)
+    unknown = sorted(set(task_params) - valid_params)
+    if unknown:
+        raise TypeError(
+            f'{task.__name__} takes no parameter(s) {unknown}; valid task parameters are '
+            f'{sorted(valid_params)}.'
+        )
+    _check_task_params(task, task_params)
+    return as_dt(dt)
 
 
 def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_phases=(),
@@ -284,29 +324,9 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     >>> sorted(ds.conditions)
     ['ground_truth', 'ground_truth_label', 'is_go', 'stimulus_class']
     """
-    from braintools import cogtask
-    if not (isinstance(task, type) and issubclass(task, cogtask.Task)):
-        raise TypeError(
-            f'task must be a braintools.cogtask.Task subclass (e.g. cogtask.GoNoGo), got {task!r}.'
-        )
     n_trials = check_positive_int('n_trials', n_trials)
     seed = check_index_int('seed', seed)
-    dt = as_dt(dt)
-    if mask not in _MASKS:
-        raise ValueError(f'mask must be one of {_MASKS}, got {mask!r}.')
-    if isinstance(response_phases, str) or not all(isinstance(p, str) for p in response_phases):
-        raise TypeError(
-            f'response_phases must be a tuple of phase names, got {response_phases!r}; '
-            f"write ('production',) for one name."
-        )
-    valid_params = _valid_params(task, cogtask.Task)
-    unknown = sorted(set(task_params) - valid_params)
-    if unknown:
-        raise TypeError(
-            f'{task.__name__} takes no parameter(s) {unknown}; valid task parameters are '
-            f'{sorted(valid_params)}.'
-        )
-    _check_task_params(task, task_params)
+    dt = check_task(task, dt=dt, mask=mask, response_phases=response_phases, task_params=task_params)
     import jax
     generate = _generator(task, dt, task_params, response_phases)
     root_key = jax.random.PRNGKey(seed)
@@ -326,6 +346,20 @@ def from_cogtask(task, *, n_trials=1024, seed=0, dt, mask='response', response_p
     return from_arrays(inputs, targets, loss_mask, dt=dt, seed=seed, name=name,
                        description=description or f'braintools.cogtask.{task.__name__}',
                        conditions=conditions)
+
+
+def registry_names():
+    """The registry names of the cogtask tasks, sorted."""
+    return sorted(_TASKS)
+
+
+def registry_entry(name):
+    """``(task class, default dt in ms, response phases)`` of a registered cogtask name, else ``None``."""
+    if name not in _TASKS:
+        return None
+    from braintools import cogtask
+    class_name, default_dt, response_phases, _ = _TASKS[name]
+    return getattr(cogtask, class_name), default_dt, response_phases
 
 
 def _loader(name, class_name, default_dt, response_phases, what):

@@ -357,6 +357,8 @@ def pad_steps(ds, n_steps):
     if targets.ndim >= 2:
         # Unscored padding: repeat the last target so labels stay valid.
         targets = np.concatenate([targets, np.repeat(targets[:, -1:], extra, axis=1)], axis=1)
+    loss_weights = None if ds.loss_weights is None else np.pad(ds.loss_weights, ((0, 0), (0, extra)))
     return from_arrays(np.pad(ds.inputs, ((0, 0), (0, extra), (0, 0))), targets,
                        np.pad(mask, ((0, 0), (0, extra))), dt=ds.dt, n_classes=ds.n_classes,
-                       seed=ds.seed, description=ds.description, name=ds.name)
+                       seed=ds.seed, description=ds.description, name=ds.name,
+                       conditions=dict(ds.conditions), loss_weights=loss_weights)

@@ -70,7 +70,7 @@ def _as_conditions(conditions):
 
 
 def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None,
-                description='', name='', conditions=None):
+                description='', name='', conditions=None, loss_weights=None):
     """Validate and convert arrays into a :class:`TaskDataset`.
 
     Parameters
@@ -95,6 +95,10 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
     conditions : dict, optional
         ``{name: (n_trials,) array}``: what varied from trial to trial
         (numbers, bools or text), e.g. ``{'coherence': coh}``.
+    loss_weights : array_like, optional
+        ``(n_trials, n_steps)`` weights of each step in the objective
+        (>= 0; float32), apart from ``mask``, which then scores the metrics
+        only: e.g. 0.2 on fixation and 1 on the response.
 
     Returns
     -------
@@ -137,10 +141,17 @@ def from_arrays(inputs, targets, mask=None, *, dt=1.0, n_classes=None, seed=None
                 'mask is zero on every step, so no step would count in the loss; '
                 'mark the scored steps with 1 (or pass mask=None to score every step).'
             )
+    if loss_weights is not None:
+        loss_weights = _as_numeric('loss_weights', loss_weights).astype(np.float32)
+        if loss_weights.size and not np.any(loss_weights):
+            raise ValueError(
+                'loss_weights are zero on every step, so the objective would see nothing; '
+                'give the trained steps a positive weight (or pass loss_weights=None).'
+            )
     return TaskDataset(
         inputs=inputs.astype(np.float32), targets=targets, mask=mask, dt=as_dt(dt),
         n_classes=n_classes, seed=seed, description=description, name=name,
-        conditions=_as_conditions(conditions),
+        conditions=_as_conditions(conditions), loss_weights=loss_weights,
     )
 
 
@@ -178,6 +189,8 @@ def save_npz(dataset, path):
                   description=dataset.description, name=dataset.name)
     if dataset.mask is not None:
         arrays['mask'] = dataset.mask
+    if dataset.loss_weights is not None:
+        arrays['loss_weights'] = dataset.loss_weights
     if dataset.n_classes is not None:
         arrays['n_classes'] = dataset.n_classes
     if dataset.seed is not None:
@@ -190,7 +203,7 @@ def from_npz(path, *, dt=None, name=None, description=None):
     """Load recorded trials from an ``.npz`` file.
 
     The file holds ``inputs`` and ``targets`` (as :func:`from_arrays` takes
-    them) and optionally ``mask``, ``dt`` (milliseconds), ``n_classes``,
+    them) and optionally ``mask``, ``loss_weights``, ``dt`` (milliseconds), ``n_classes``,
     ``seed``, ``name``, ``description`` and one ``condition.<name>`` array
     per trial condition; :func:`save_npz` writes it.
 
@@ -237,6 +250,7 @@ def from_npz(path, *, dt=None, name=None, description=None):
         name=name if name is not None else str(stored.get('name', '') or stem),
         conditions={key[len(_CONDITION_PREFIX):]: value for key, value in stored.items()
                     if key.startswith(_CONDITION_PREFIX)},
+        loss_weights=stored.get('loss_weights'),
     )
 
 

@@ -75,12 +75,27 @@ def _validate(ds):
         check_finite('mask', ds.mask)
         if np.any(ds.mask < 0):
             raise ValueError('mask must be >= 0 (it weights steps in the loss), got negative values.')
+    if ds.loss_weights is not None:
+        _validate_loss_weights(ds.loss_weights, n_trials, n_steps)
     _validate_conditions(ds.conditions, n_trials)
     if ds.seed is not None:
         check_index_int('seed', ds.seed)
     for name in ('description', 'name'):
         if not isinstance(getattr(ds, name), str):
             raise TypeError(f'{name} must be a str, got {type(getattr(ds, name)).__name__}.')
+
+
+def _validate_loss_weights(loss_weights, n_trials, n_steps):
+    check_array('loss_weights', loss_weights, np.float32, (2,))
+    if loss_weights.shape != (n_trials, n_steps):
+        raise ValueError(
+            f'loss_weights must have shape (n_trials, n_steps) = {(n_trials, n_steps)}, '
+            f'got {loss_weights.shape}.'
+        )
+    check_finite('loss_weights', loss_weights)
+    if np.any(loss_weights < 0):
+        raise ValueError('loss_weights must be >= 0 (they weight steps in the objective), '
+                         'got negative values.')
 
 
 _SPLIT_RULE = ('split takes fractions in (0, 1) summing to at most 1, e.g. split(0.8), or '
@@ -181,7 +196,8 @@ class TaskDataset:
         ``(n_trials, n_steps)`` int32, or per-step values
         ``(n_trials, n_steps, n_outputs)`` float32.
     mask : numpy.ndarray or None
-        ``(n_trials, n_steps)`` float32 loss mask: which steps count in the loss.
+        ``(n_trials, n_steps)`` float32 mask: which steps are scored (by the
+        metrics, and by the objective unless ``loss_weights`` is given).
     dt : brainunit.Quantity
         The time step, in milliseconds.
     n_classes : int or None
@@ -197,6 +213,11 @@ class TaskDataset:
         variable (a cogtask's ``coherence`` and ``ground_truth``, delayed
         match's ``sample`` and ``test`` symbols); read-only, and kept by
         indexing, :meth:`subset`, :meth:`split` and ``save_npz``.
+    loss_weights : numpy.ndarray or None
+        ``(n_trials, n_steps)`` float32 weights of each step in the
+        *objective* (e.g. 0.2 on fixation, 1 on the response), apart from
+        ``mask``, which then weights the metrics only; ``None`` means the
+        objective uses ``mask`` too. Kept as ``mask`` is.
 
     Examples
     --------
@@ -219,11 +240,12 @@ class TaskDataset:
     description: str = ''
     name: str = ''
     conditions: Mapping = dataclasses.field(default_factory=dict)
+    loss_weights: Optional[np.ndarray] = None
 
     def __post_init__(self):
         _validate(self)
         object.__setattr__(self, 'dt', as_dt(self.dt))
-        for field in ('inputs', 'targets', 'mask'):
+        for field in ('inputs', 'targets', 'mask', 'loss_weights'):
             if getattr(self, field) is not None:
                 object.__setattr__(self, field, _readonly(getattr(self, field)))
         object.__setattr__(self, 'conditions', types.MappingProxyType(
@@ -252,6 +274,7 @@ class TaskDataset:
             f'TaskDataset(name={self.name!r}, n_trials={self.n_trials}, n_steps={self.n_steps}, '
             f'n_features={self.n_features}, targets={self.targets.shape} {self.targets.dtype}, '
             f'n_classes={self.n_classes}, mask={"None" if self.mask is None else "yes"}, '
+            + ('' if self.loss_weights is None else 'loss_weights=yes, ') +
             f'dt={dt_ms(self.dt):g} ms, seed={self.seed}'
             + (f', conditions={sorted(self.conditions)})' if self.conditions else ')')
         )
@@ -323,6 +346,7 @@ class TaskDataset:
             inputs=self.inputs[index],
             targets=self.targets[index],
             mask=None if self.mask is None else self.mask[index],
+            loss_weights=None if self.loss_weights is None else self.loss_weights[index],
             conditions={key: value[index] for key, value in self.conditions.items()},
         )
 

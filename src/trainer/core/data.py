@@ -28,16 +28,37 @@ def as_dataset(data, name):
 
 
 def to_device(ds, placement=None):
-    """``{'inputs', 'targets', 'mask'}`` as device arrays (``mask`` may be ``None``), on every device of ``placement``."""
-    arrays = {'inputs': ds.inputs, 'targets': ds.targets, 'mask': ds.mask}
+    """``{'inputs', 'targets', 'mask', 'loss_weights', 'groups'}`` as device arrays, on every device of ``placement``.
+
+    ``mask`` and ``loss_weights`` may be ``None``; ``groups`` is the int
+    ``task`` condition of a :class:`datasets.Multitask` set (``None`` otherwise).
+    """
+    arrays = {'inputs': ds.inputs, 'targets': ds.targets, 'mask': ds.mask,
+              'loss_weights': ds.loss_weights, 'groups': group_ids(ds)}
     # device_put, not jnp.asarray: the latter compiles a copy kernel per new shape.
     return jax.device_put(arrays) if placement is None else placement.replicated(arrays)
 
 
+def group_ids(ds):
+    """The dataset's int ``task`` condition (one group id per trial), or ``None``."""
+    ids = ds.conditions.get(datasets.TASK_CONDITION)
+    return ids if ids is not None and ids.dtype.kind in 'iu' else None
+
+
+def batch_of(data, idx):
+    """The batch at ``idx``: every array of ``data`` (a dict) indexed along its trial axis.
+
+    ``idx=None`` means ``data`` is already one batch (a :class:`datasets.Stream` drew it).
+    """
+    if idx is None:
+        return data
+    return {key: None if value is None else value[idx] for key, value in data.items()}
+
+
 def gather(data, idx):
     """One batch ``(inputs, targets, mask)`` of the device arrays at ``idx`` (other keys ignored)."""
-    mask = None if data['mask'] is None else data['mask'][idx]
-    return data['inputs'][idx], data['targets'][idx], mask
+    batch = batch_of(data, idx)
+    return batch['inputs'], batch['targets'], batch.get('mask')
 
 
 def eval_indices(n_trials, batch_size):

@@ -7,17 +7,18 @@ merge by adding totals and counts (clu's ``Average``), so the training and
 held-out numbers agree on identical data for any batch size and any mask.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as _checks
-from ..core.data import gather
+from ..core.data import batch_of
 from ..core.placement import Placement
 from .reduce import call_with_mask
 from .metrics import get as get_metric
 from .losses import accepts_mask
 
-__all__ = ['make_score', 'mean_of', 'resolve_metrics']
+__all__ = ['as_sums', 'make_score', 'mean_of', 'resolve_metrics', 'worst_of']
 
 
 def _name_of(metric, i):
@@ -69,36 +70,110 @@ def resolve_metrics(metrics):
     return resolved
 
 
-def make_score(model, forward, objective, metrics):
+def make_score(model, forward, objective, metrics, *, groups=None, batch=None):
     """``score(data, idx, weight) -> (loss, (values, count))`` for one batch (no regularisation).
 
     ``weight`` (``(B,)``, or ``None`` for a full batch) zeroes padded trials;
-    ``count`` is the mass the batch's means averaged over.
+    ``count`` is the mass the batch's means averaged over. The metrics score
+    the steps of the batch's ``mask``; the objective its ``loss_weights``
+    when the batch has them (``mask`` otherwise), and ``count`` is then a
+    dict ``{'loss': ..., name: ...}`` of each mean's own mass.
+
+    Parameters
+    ----------
+    groups : tuple of str, optional
+        Names of the trial groups (a :class:`datasets.Multitask`'s tasks):
+        the batch's ``groups`` ids (``(B,)`` ints in ``[0, len(groups))``)
+        then add ``'<name>/<group>'`` entries to ``values`` and ``count``
+        for the loss and every metric, each a mean over that group's trials
+        only, so per-group ``(total, count)`` sums are exact.
+    batch : callable, optional
+        ``batch(data, idx) -> {'inputs', 'targets', 'mask', ...}``, traced in
+        the step: the default indexes device arrays (``idx`` trial indices);
+        a stream's ``sampler(batch_size)`` draws the batch from ``idx``, a key.
     """
+    groups = None if groups is None else tuple(groups)
+    take = batch_of if batch is None else batch
 
     def score(data, idx, weight):
-        x, y, mask = gather(data, idx)
-        scored = mask if weight is None else (weight if mask is None else mask * weight[:, None])
+        arrays = take(data, idx)
+        x, y, mask = arrays['inputs'], arrays['targets'], arrays.get('mask')
+        loss_weights = arrays.get('loss_weights')
+        scored = _weighted(mask, weight)
+        trained = scored if loss_weights is None else _weighted(loss_weights, weight)
         prediction = forward(model, x)
 
-        def call(fn, who):
+        def call(fn, who, mask_now, data_mask):
             # Padding weights reach mask-aware callables only; the Trainer made sure
             # the others see no padded batch and no dataset mask.
-            value = call_with_mask(fn, prediction, y, scored if accepts_mask(fn) else mask, who)
+            value = call_with_mask(fn, prediction, y, mask_now if accepts_mask(fn) else data_mask, who)
             _checks.scalar(value, who)
             return value
 
-        loss = call(objective, 'objective')
-        values = {name: call(m, f'metric {name!r}') for name, m in metrics.items()}
-        count = jnp.asarray(x.shape[0], jnp.float32) if scored is None else jnp.sum(scored, dtype=jnp.float32)
-        return loss, (values, count)
+        loss = call(objective, 'objective', trained, mask if loss_weights is None else loss_weights)
+        values = {name: call(m, f'metric {name!r}', scored, mask) for name, m in metrics.items()}
+        count = _mass(scored, x)
+        if loss_weights is None and groups is None:
+            return loss, (values, count)
+        counts = {'loss': _mass(trained, x), **dict.fromkeys(values, count)}
+        if groups is not None:
+            callables = {'loss': (objective, trained), **{name: (m, scored) for name, m in metrics.items()}}
+            for name, (fn, mask_now) in callables.items():
+                per_group, mass = _by_group(lambda m, fn=fn, name=name: call(fn, f'{name} per group', m, m),
+                                            mask_now, arrays.get('groups'), groups, x)
+                for g, group in enumerate(groups):
+                    values[f'{name}/{group}'], counts[f'{name}/{group}'] = per_group[g], mass[g]
+        return loss, (values, counts)
 
     return score
 
 
+def _weighted(mask, weight):
+    return mask if weight is None else (weight if mask is None else mask * weight[:, None])
+
+
+def _mass(mask, x):
+    return jnp.asarray(x.shape[0], jnp.float32) if mask is None else jnp.sum(mask, dtype=jnp.float32)
+
+
+def _by_group(mean_under, mask, ids, groups, x):
+    """Each group's mean and mass: ``mean_under(mask * one_hot[:, g])`` for every group ``g`` (vmapped)."""
+    if ids is None:
+        raise ValueError(
+            f"make_score(groups={groups!r}) needs the batch's 'groups' ids (one int per trial), but the "
+            "data has none; build the data with datasets.Multitask, whose trials carry the 'task' condition.")
+    one_hot = (ids[:, None] == jnp.arange(len(groups))).astype(jnp.float32)  # (B, G)
+    base = jnp.ones(x.shape[:1], jnp.float32) if mask is None else mask
+    masks = jnp.moveaxis(one_hot, 1, 0).reshape((len(groups), base.shape[0]) + (1,) * (base.ndim - 1)) * base
+    means = jax.vmap(mean_under)(masks)
+    return means, jnp.sum(masks.reshape(len(groups), -1), axis=1)
+
+
 def as_sums(loss, values, count):
-    """``{'loss': (total, count), name: (total, count)}`` of one batch."""
-    return {name: (value * count, count) for name, value in {'loss': loss, **values}.items()}
+    """``{'loss': (total, count), name: (total, count)}`` of one batch (``count`` a number or a per-name dict)."""
+    values = {'loss': loss, **values}
+    counts = count if isinstance(count, dict) else dict.fromkeys(values, count)
+    return {name: (value * counts[name], counts[name]) for name, value in values.items()}
+
+
+def worst_of(means, groups, *, sign=None):
+    """Add ``'<name>/worst'`` to host ``means`` holding ``'<name>/<group>'`` entries: the worst group's value.
+
+    ``sign`` is +1 when higher is better (default: names with ``'acc'``), -1 otherwise.
+
+    Examples
+    --------
+    >>> worst_of({'accuracy/a': 0.9, 'accuracy/b': 0.7, 'loss/a': 0.1, 'loss/b': 0.3}, ('a', 'b'))['accuracy/worst']
+    0.7
+    """
+    out = dict(means)
+    bases = {key.rsplit('/', 1)[0] for key in means if '/' in key and key.rsplit('/', 1)[1] in groups}
+    for base in sorted(bases):
+        row = [means[f'{base}/{g}'] for g in groups if f'{base}/{g}' in means]
+        row = [v for v in row if v == v]  # a group absent from the data (NaN) is not the worst
+        higher = ('acc' in base) if sign is None else sign > 0
+        out[f'{base}/worst'] = (min(row) if higher else max(row)) if row else float('nan')
+    return out
 
 
 def mean_of(sums, axis=None):
