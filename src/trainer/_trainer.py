@@ -24,6 +24,7 @@ from .objectives.scores import as_sums, make_score, mean_of, resolve_metrics
 from .core.state import batch_template, load_template
 from .core.step import make_loss, make_train_step, register
 from .objectives.losses import accepts_mask
+from .objectives.penalties import bind as bind_regularizers
 
 __all__ = ['Trainer']
 
@@ -72,6 +73,14 @@ class Trainer:
         process, see :func:`trainer.distributed.initialize`); ``n`` the first
         ``n``; a ``Mesh`` must have a ``'batch'`` axis. ``batch_size`` is the
         global batch and must divide by the device count.
+    regularizers : list, optional
+        Terms from :mod:`trainer.regularizers` (``rate_l2(1e-3, state='r')``,
+        ``weight_l2(1e-4, 'w_rec')``...): each is added to the objective in
+        training and held-out steps and reported under its name
+        (``'reg_rate_l2'``, ``'held_out_reg_rate_l2'``) in every history row.
+
+    Training steps trace under ``brainstate.environ`` ``fit=True`` (noise and
+    dropout on), held-out passes under ``fit=False``.
 
     Examples
     --------
@@ -89,7 +98,8 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
-                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None):
+                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None,
+                 regularizers=None):
         self.objective = refuse_score(_checks.objective_callable(objective, 'objective'), 'Trainer')
         if forward is not None and not callable(forward):
             raise TypeError(f"forward must be callable(model, inputs) -> prediction, got {forward!r}.")
@@ -108,6 +118,10 @@ class Trainer:
         self.forward, self.metrics = forward or rollout, resolve_metrics(metrics)
         self.grad_clip_norm, self.lr_schedule = grad_clip_norm, lr_schedule
         self.callbacks, self.progress = list(callbacks or []), progress
+        self.penalty = bind_regularizers(model, regularizers, self.forward)
+        if set(self.penalty.names) & set(self.metrics):
+            raise ValueError(f"regularizers and metrics share the name "
+                             f"{sorted(set(self.penalty.names) & set(self.metrics))[0]!r}; rename one.")
         self.weights = model.states(brainstate.ParamState)
         _checks.has_trainable(self.weights, 'Trainer')
         _checks.unshared(self.optimizer, self.weights)
@@ -121,14 +135,20 @@ class Trainer:
     def _key(self):
         # Everything the traces close over besides their arguments and brainstate.environ.
         return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
-                self.lr_schedule, self.placement.key)
+                self.lr_schedule, self.placement.key, self.penalty.key)
 
-    def _score(self):
-        return make_score(self.model, self.forward, self.objective, self.metrics)
+    def _score(self, fit):
+        return make_score(self.model, self.forward, self.objective, self.metrics, penalty=self.penalty,
+                          fit=fit)
+
+    @property
+    def _names(self):
+        # The history's measures: the loss, the metrics, the regularisation terms.
+        return ['loss', *self.metrics, *self.penalty.names]
 
     def _train_build(self):
         """The uncompiled train step ``batch(data, idx, advance) -> (sums, finite)`` (an Ensemble vmaps it)."""
-        score = self._score()
+        score = self._score(fit=True)
         step = make_train_step(self.model, self.optimizer, self.weights,
                                lambda data, idx: score(data, idx, None),
                                clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
@@ -141,7 +161,7 @@ class Trainer:
 
     def _eval_build(self):
         """The uncompiled held-out step ``batch(data, idx, weight) -> sums``."""
-        loss_of = make_loss(self.model, self._score())
+        loss_of = make_loss(self.model, self._score(fit=False))
 
         def batch(data, idx, weight):
             loss, (values, count) = loss_of(data, idx, weight)
@@ -255,7 +275,7 @@ class Trainer:
         state = self.program.read(template)
         state, means = self._evaluator(ds, batch_size, state)(state)
         brainstate.random.DEFAULT.value = state.rng  # noise drawn while evaluating moves the stream on
-        return {k: means[k] for k in ['loss', *self.metrics]}
+        return {k: means[k] for k in self._names}
 
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
@@ -353,7 +373,7 @@ class Trainer:
         self.placement.check_batch(batch_size)
         if patience is not None:
             _checks.positive_int('patience', patience, fix='Pass None to train all n_epochs.')
-        names = ['loss', *self.metrics]
+        names = self._names
         keys = names + ([f'held_out_{k}' for k in names] if held_out is not None else [])
         if stages.monitor is not None and stages.monitor not in keys:
             raise ValueError(f"the curriculum advances on {stages.monitor!r}, which is not a history "
@@ -448,7 +468,7 @@ class Trainer:
         return TrainResult(list(self.history), plan.monitor, best.epoch, best.value, best_params,
                            stopped, dict(self.program.compiles), self.model)
 
-    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31):
+    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31, noise=False, seed=None):
         """Outputs, choices and (``record=``) hidden trajectories of the model on ``dataset``.
 
         Runs :func:`trainer.analysis.predict` with this trainer's model,
@@ -467,4 +487,4 @@ class Trainer:
         Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
         """
         return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
-                       record=record, max_bytes=max_bytes, program=self.program)
+                       record=record, max_bytes=max_bytes, program=self.program, noise=noise, seed=seed)

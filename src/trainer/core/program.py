@@ -24,7 +24,7 @@ from .placement import Placement
 from .state import TrainState, hidden_states, strong
 from .step import optimizer_states
 
-__all__ = ['Program', 'environ_key']
+__all__ = ['Program', 'environ_key', 'model_key']
 
 # One background thread compiles ahead of time while the main thread trains.
 _COMPILER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='trainer-compile')
@@ -52,6 +52,27 @@ def environ_key():
     False
     """
     return tuple(sorted((k, _hashable(v)) for k, v in brainstate.environ.all().items()))
+
+
+def model_key(model):
+    """What ``model``'s traces bake in besides its states: each submodule's ``compile_key()``.
+
+    A module whose ``update`` reads plain attributes (a noise level
+    ``sigma_rec``, a time constant) defines ``compile_key()`` returning them;
+    changing one after a compile then compiles afresh instead of replaying the
+    old constant.
+
+    Examples
+    --------
+    >>> from trainer.models import LeakyRNN
+    >>> net = LeakyRNN(2, 4, 1, sigma_rec=0.05)
+    >>> before = model_key(net)
+    >>> net.sigma_rec = 0.0
+    >>> model_key(net) == before
+    False
+    """
+    return tuple((path, node.compile_key()) for path, node in model.nodes().items()
+                 if callable(getattr(node, 'compile_key', None)))
 
 
 def _abstract(args):
@@ -197,7 +218,7 @@ class Program:
         With ``scan=True`` the program is ``(state, *fixed, *stacked) -> (state, outs)``
         with ``fixed`` the first argument: the step scanned over the stacked rest.
         """
-        full = (name, key, scan, environ_key(), self.placement.key)
+        full = (name, key, scan, environ_key(), self.placement.key, model_key(self.model))
         if full not in self._jitted:
             fn = self.pure(build())
             self._jitted[full] = jax.jit(_scanned(fn) if scan else fn)
@@ -211,7 +232,7 @@ class Program:
         here (brainstate's trace stacks are not thread-safe); only XLA's
         compilation, which releases the GIL, overlaps the caller's next work.
         """
-        full = (name, key, environ_key(), self.placement.key, _abstract(args))
+        full = (name, key, environ_key(), self.placement.key, model_key(self.model), _abstract(args))
         if full not in self._ahead:
             lowered = jax.jit(_scanned_all(self.pure(build()))).lower(*args)
 

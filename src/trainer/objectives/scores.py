@@ -7,11 +7,16 @@ merge by adding totals and counts (clu's ``Average``), so the training and
 held-out numbers agree on identical data for any batch size and any mask.
 """
 
+import contextlib
+import functools
+
+import brainstate
 import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as _checks
 from ..core.data import gather
+from ..core.forward import recording_rollout
 from ..core.placement import Placement
 from .reduce import call_with_mask
 from .metrics import get as get_metric
@@ -69,17 +74,30 @@ def resolve_metrics(metrics):
     return resolved
 
 
-def make_score(model, forward, objective, metrics):
-    """``score(data, idx, weight) -> (loss, (values, count))`` for one batch (no regularisation).
+def make_score(model, forward, objective, metrics, *, penalty=None, fit=None):
+    """``score(data, idx, weight) -> (loss, (values, count))`` for one batch (no ``model.reg_loss``).
 
     ``weight`` (``(B,)``, or ``None`` for a full batch) zeroes padded trials;
-    ``count`` is the mass the batch's means averaged over.
+    ``count`` is the mass the batch's means averaged over. With a ``penalty``
+    (:func:`trainer.objectives.penalties.bind`) the loss is the objective plus
+    every term, and ``values`` holds each term under its name, reduced with the
+    same ``count`` as the loss; activity terms record only the states they read
+    (:func:`trainer.core.forward.recording_rollout`). ``fit`` (``True`` in
+    training steps, ``False`` in held-out passes) is set as
+    ``brainstate.environ`` ``fit`` around the forward, inside the trace: noise
+    and dropout follow the program, whatever the caller's context.
     """
+    mode = contextlib.nullcontext if fit is None else functools.partial(brainstate.environ.context, fit=fit)
+    paths = penalty.paths if penalty else {}
 
     def score(data, idx, weight):
         x, y, mask = gather(data, idx)
         scored = mask if weight is None else (weight if mask is None else mask * weight[:, None])
-        prediction = forward(model, x)
+        with mode():
+            if paths:
+                prediction, activity = recording_rollout(model, x, paths)
+            else:
+                prediction, activity = forward(model, x), {}
 
         def call(fn, who):
             # Padding weights reach mask-aware callables only; the Trainer made sure
@@ -90,10 +108,22 @@ def make_score(model, forward, objective, metrics):
 
         loss = call(objective, 'objective')
         values = {name: call(m, f'metric {name!r}') for name, m in metrics.items()}
+        if penalty:
+            terms = penalty(model, activity, *_step_weights(x.shape[:2], weight, scored))
+            loss = loss + sum(terms.values())
+            values.update(terms)
         count = jnp.asarray(x.shape[0], jnp.float32) if scored is None else jnp.sum(scored, dtype=jnp.float32)
         return loss, (values, count)
 
     return score
+
+
+def _step_weights(shape, weight, scored):
+    """``(all steps, scored steps)`` weights ``(B, T)`` (``None``: every step of every trial counts)."""
+    every = None if weight is None else jnp.broadcast_to(weight[:, None], shape)
+    if scored is None or scored.ndim == 1:
+        return every, every
+    return every, scored
 
 
 def as_sums(loss, values, count):
