@@ -12,7 +12,9 @@
     >>> sorted(k for k in row if k.startswith('reg_'))
     ['reg_rate_l2', 'reg_weight_l2']
 
-See :mod:`trainer.objectives.penalties` for each term's formula.
+Each term's formula: ``weight_l1`` ``lam * mean(|W|)``, ``weight_l2`` ``lam * mean(W ** 2)``,
+``weight_l2_init`` ``lam * mean((W - W_0) ** 2)``, ``rate_l1`` ``lam * mean(|r|)``, ``rate_l2``
+``lam * mean(r ** 2)`` (means over a matrix's entries, or over trials, steps and units).
 """
 
 from .objectives.penalties import (
