@@ -31,11 +31,12 @@ def main(out='.', n_epochs=8, n_trials=512, n_hidden=40):
     data = datasets.load_dataset('go_no_go', n_trials=n_trials, seed=0)
     train, held_out = data.split(0.8, seed=0)
     net = LeakyRNN(data.n_features, n_hidden, data.n_classes, dale=0.8, readout='excitatory',
-                   activation='softplus', sigma_rec=0.05, sigma_in=0.01)
+                   activation='relu', sigma_rec=0.05, sigma_in=0.01)
     before = np.linalg.eigvals(np.asarray(net.w_rec.value()))
     print(f'initial spectral radius {net.spectral_radius():.2f}, leading eigenvalue '
           f'{net.leading_eigenvalue():.3f}')
-    trainer = Trainer(net, braintools.optim.Adam(lr=3e-3),  # 1e-2 is unstable under Dale's law objective=objectives.cross_entropy(),
+    # Adam at 1e-2 trains this network unstably (held-out accuracy jumps between 0.5 and 1.0).
+    trainer = Trainer(net, braintools.optim.Adam(lr=3e-3), objective=objectives.cross_entropy(),
                       metrics=['accuracy'], grad_clip_norm=1.0,
                       regularizers=[regularizers.rate_l2(1e-3, state='r'),
                                     regularizers.weight_l2(1e-4, 'w_rec')])

@@ -79,6 +79,8 @@ class Trainer:
         training and held-out steps and reported under its name
         (``'reg_rate_l2'``, ``'held_out_reg_rate_l2'``) in every history row.
 
+    Notes
+    -----
     Training steps trace under ``brainstate.environ`` ``fit=True`` (noise and
     dropout on), held-out passes under ``fit=False``.
 

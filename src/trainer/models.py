@@ -1,7 +1,7 @@
 """Reference models: the seed's ``GainPopulation``, a task ``RateRNN``, and brain-constrained networks.
 
 ``LeakyRNN`` (leaky E/I rate network, Song et al. 2016) and ``SpikingRNN`` (LIF,
-surrogate gradients) are built in :mod:`trainer.nets`.
+surrogate gradients) are built in ``trainer.nets`` (connectivity, wiring, mode).
 """
 
 import brainstate
