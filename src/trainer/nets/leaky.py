@@ -26,6 +26,7 @@ from .wiring import wiring
 __all__ = ['ACTIVATIONS', 'LeakyRNN']
 
 ACTIVATIONS = {'relu': jax.nn.relu, 'softplus': jax.nn.softplus, 'tanh': jnp.tanh}
+_AT_ZERO = {'relu': 0.0, 'softplus': float(np.log(2.0)), 'tanh': 0.0}  # f(0), without a JAX op
 
 
 def _sigma(name, value):
@@ -117,8 +118,7 @@ class LeakyRNN(brainstate.nn.Module):
         shape = (self.n_hidden,) if batch_size is None else (batch_size, self.n_hidden)
         x = _zeros(shape)
         self.x = brainstate.HiddenState(x)
-        self.r = brainstate.HiddenState(jax.device_put(np.asarray(ACTIVATIONS[self.activation](0.0))
-                                                       * np.ones(shape, np.float32)))
+        self.r = brainstate.HiddenState(jax.device_put(np.full(shape, _AT_ZERO[self.activation], np.float32)))
 
     def update(self, inp):
         """One step of ``dt``: ``u_t`` ``(batch, n_input)`` -> ``y_t`` ``(batch, n_output)``."""
