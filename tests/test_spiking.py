@@ -116,7 +116,7 @@ def test_noise_is_on_in_training_and_off_when_evaluating(make):
 
 def test_predict_noise_advances_the_stream_a_seed_repeats_and_sigma_changes_apply():
     data = _data()
-    net = LeakyRNN(3, 6, 2, sigma_rec=0.5)
+    net = LeakyRNN(3, 6, 2, sigma_rec=0.5, sigma_in=0.0)
     trainer = _trainer(net)
     quiet = trainer.predict(data).outputs
     assert np.array_equal(quiet, trainer.predict(data).outputs)

@@ -51,8 +51,8 @@ class LeakyRNN(brainstate.nn.Module):
         Unit time constant; ``a = dt / tau`` is read at every call, so the
         network can be built outside ``brainstate.environ.context(dt=...)``.
     activation : {'relu', 'softplus', 'tanh'}, default 'relu'
-    sigma_in, sigma_rec : float, default 0.0 and 0.05
-        Input and recurrent noise (Yang et al. 2019 use 0.01 and 0.05).
+    sigma_in, sigma_rec : float, default 0.01 and 0.05
+        Input and recurrent noise (Yang et al. 2019's values).
         Changing them after a compile takes effect: they are part of every
         compiled program's key (:meth:`compile_key`).
     dale : float or array_like, optional
@@ -92,7 +92,7 @@ class LeakyRNN(brainstate.nn.Module):
     """
 
     def __init__(self, n_input, n_hidden, n_output, *, tau=100. * u.ms, activation='relu',
-                 sigma_in=0.0, sigma_rec=0.05, dale=None, readout='all', input_mask=None,
+                 sigma_in=0.01, sigma_rec=0.05, dale=None, readout='all', input_mask=None,
                  rec_mask=None, output_mask=None, fixed=(), init=None, radius=None, bias=True, seed=0):
         super().__init__()
         if activation not in ACTIVATIONS:
