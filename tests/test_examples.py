@@ -39,3 +39,10 @@ def test_seed_ensemble(tmp_path):
     assert result.summary()['best_held_out_acc']['n'] == 3
     for name in ('seed_ensemble_spread.png', 'seed_ensemble_curves.png'):
         assert (tmp_path / name).stat().st_size > 5000
+
+
+def test_train_ei_network(tmp_path):
+    result, signs_held = load('train_ei_network').main(str(tmp_path), n_epochs=2, n_trials=128, n_hidden=20)
+    assert signs_held and len(result.history) == 2 and 'reg_rate_l2' in result.history[-1]
+    for name in ('ei_weights.png', 'ei_rates.png', 'ei_spectrum.png'):
+        assert (tmp_path / name).stat().st_size > 5000

@@ -22,7 +22,14 @@ from ._stream import FAST_COMPILE, Stream, check_position, index_step, train_key
 __all__ = ['Multitask', 'TASK_CONDITION']
 
 TASK_CONDITION = 'task'
-"""The condition holding each :class:`Multitask` trial's task id, an int in ``[0, n_tasks)``."""
+"""The condition holding each :class:`Multitask` trial's task id, an int in ``[0, n_tasks)``.
+
+Examples
+--------
+>>> import datasets
+>>> datasets.TASK_CONDITION
+'task'
+"""
 _SAMPLING = ('mixed', 'per_batch')
 
 

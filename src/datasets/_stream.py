@@ -148,7 +148,7 @@ class Stream:
 
     # -- keys: a batch is a pure function of (seed, epoch, step) --------------------------------
     def key(self, epoch, step=0):
-        """The PRNG key of batch ``step`` of ``epoch`` (:func:`train_key` of the stream's seed)."""
+        """The PRNG key of batch ``step`` of ``epoch`` (``train_key`` of the stream's seed)."""
         return train_key(self.seed, epoch, step)
 
     def epoch_keys(self, epoch, n_steps, *, start_step=0):

@@ -18,7 +18,7 @@ loop. Both run the same section-3b step (``trainer.core.step``), compiled by one
 owner (``trainer.core.program``) as a pure function of an explicit state.
 """
 
-from . import analysis, callbacks, metrics, models, objectives
+from . import analysis, callbacks, metrics, models, objectives, regularizers
 from .core.checkpoint import load_checkpoint
 from ._ensemble import Ensemble
 from .loop.ensemble_result import EnsembleResult
@@ -44,7 +44,7 @@ __all__ = sorted([
     'metrics',
     'models',
     'objectives',
-    'load_checkpoint',
+    'regularizers',
     'rename_params',
     'rollout',
 ])

@@ -50,8 +50,9 @@ class Ensemble:
     optimizer : braintools.optim.OptaxOptimizer
         An unregistered optimizer: registered with ``models[0]`` (as a
         ``Trainer`` would) and cloned for the other members.
-    objective, forward, metrics, grad_clip_norm, lr_schedule, progress
-        As for :class:`trainer.Trainer`.
+    objective, forward, metrics, grad_clip_norm, lr_schedule, progress, regularizers
+        As for :class:`trainer.Trainer` (but ``weight_l2_init``: each member's
+        initial weights differ, so it is refused).
     hparams : dict, optional
         Per-member optimizer hyper-parameters, one value per member:
         ``{'lr': [...], 'weight_decay': [...]}``. They are traced values of the
@@ -91,8 +92,13 @@ class Ensemble:
 
     def __init__(self, models, optimizer, *, objective, forward=None, metrics=None, hparams=None,
                  grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True,
-                 member_batch=None, devices=None):
+                 member_batch=None, devices=None, regularizers=None):
         models = _check_models(models)
+        pulled = [r for r in regularizers or [] if getattr(r, 'kind', None) == 'weight_init']
+        if pulled:
+            raise ValueError(f"regularizers: {pulled[0].name!r} pulls toward the initial weights, which "
+                             "differ per member and are constants of member 0's trace; train such members "
+                             "with separate Trainers (the other regularizers work here).")
         if member_batch is not None:
             member_batch = _checks.positive_int(
                 'member_batch', member_batch, fix='Pass None to vmap every member at once.')
@@ -110,7 +116,7 @@ class Ensemble:
         self.callbacks, self.progress, self.models = list(callbacks or []), progress, models
         self.learner = Learner(models[0], optimizer, objective=objective, forward=forward, metrics=metrics,
                                grad_clip_norm=grad_clip_norm, lr_schedule=lr_schedule,
-                               placement=Placement(devices), who='Ensemble')
+                               placement=Placement(devices), who='Ensemble', regularizers=regularizers)
         self.engine = MemberEngine(self.learner, models, optimizers, self.hparams, member_batch)
         self.history = []
 

@@ -70,6 +70,16 @@ class Trainer:
         process, see :func:`trainer.distributed.initialize`); ``n`` the first
         ``n``; a ``Mesh`` must have a ``'batch'`` axis. ``batch_size`` is the
         global batch and must divide by the device count.
+    regularizers : list, optional
+        Terms from :mod:`trainer.regularizers` (``rate_l2(1e-3, state='r')``,
+        ``weight_l2(1e-4, 'w_rec')``...): each is added to the objective in
+        training and held-out steps and reported under its name
+        (``'reg_rate_l2'``, ``'held_out_reg_rate_l2'``) in every history row.
+
+    Notes
+    -----
+    Training steps trace under ``brainstate.environ`` ``fit=True`` (noise and
+    dropout on), held-out passes and predictions under ``fit=False``.
 
     Examples
     --------
@@ -87,12 +97,13 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
-                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None):
+                 grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None,
+                 regularizers=None):
         as_callbacks(callbacks)  # checked now; wrapped at each fit (a user may append to the list)
         self.callbacks, self.progress = list(callbacks or []), progress
         self.learner = Learner(model, optimizer, objective=objective, forward=forward, metrics=metrics,
                                grad_clip_norm=grad_clip_norm, lr_schedule=lr_schedule,
-                               placement=Placement(devices), who='Trainer')
+                               placement=Placement(devices), who='Trainer', regularizers=regularizers)
         self.history = []
 
     # The learner's parts, under the names users (and the Ensemble) know.
@@ -219,7 +230,7 @@ class Trainer:
     def objective(self, objective):
         self.learner.set_objective(objective)  # checked as the constructor checks it; the next fit retraces
 
-    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31):
+    def predict(self, dataset, *, batch_size=None, record=False, max_bytes=2 ** 31, noise=False, seed=None):
         """Outputs, choices and (``record=``) hidden trajectories of the model on ``dataset``.
 
         Runs :func:`trainer.analysis.predict` with this trainer's model,
@@ -238,4 +249,4 @@ class Trainer:
         Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
         """
         return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
-                       record=record, max_bytes=max_bytes, program=self.program)
+                       record=record, max_bytes=max_bytes, program=self.program, noise=noise, seed=seed)

@@ -1,4 +1,8 @@
-"""Small reference models: the seed's ``GainPopulation`` and a task ``RateRNN``."""
+"""Reference models: the seed's ``GainPopulation``, a task ``RateRNN``, and brain-constrained networks.
+
+``LeakyRNN`` (leaky E/I rate network, Song et al. 2016) and ``SpikingRNN`` (LIF,
+surrogate gradients) are built in ``trainer.nets`` (connectivity, wiring, mode).
+"""
 
 import brainstate
 import braintools
@@ -8,7 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from brainstate.nn import Param
 
-__all__ = ['GainPopulation', 'RateRNN']
+from .nets.leaky import LeakyRNN
+from .nets.spiking import SpikingRNN
+
+__all__ = ['GainPopulation', 'LeakyRNN', 'RateRNN', 'SpikingRNN']
 
 
 class GainPopulation(brainstate.nn.Dynamics):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core import checks as _checks
 from ..core.data import as_dataset
-from ..core.forward import rollout
+from ..core.forward import recording_rollout, rollout
 from ..core.program import Program
 from ..core.state import batch_template, hidden_states, load_template
 
@@ -70,7 +70,7 @@ class Prediction:
 
 
 def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_bytes=2 ** 31,
-            program=None):
+            program=None, noise=False, seed=None):
     """Run ``model`` over every trial of ``dataset`` and return a :class:`Prediction`.
 
     Trials go in batches of ``batch_size`` (the last one padded, so one
@@ -99,6 +99,14 @@ def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_
         are held on the device and then the host in full.
     program : trainer.core.program.Program, optional
         The owner of the model's compiled code (a Trainer passes its own).
+    noise : bool, default False
+        Run under ``brainstate.environ`` ``fit=noise``: ``False`` is evaluation
+        mode (no noise, no dropout); ``True`` draws the training-time noise.
+    seed : int, optional
+        Draw this call's noise from ``seed`` (the same seed repeats the same
+        noise) and leave brainstate's global random stream as it was; without
+        it the call draws from the global stream and moves it on, so repeated
+        calls differ.
 
     Returns
     -------
@@ -127,13 +135,18 @@ def predict(model, dataset, *, forward=None, batch_size=None, record=False, max_
         paths = _recorded_paths(model, record, forward)
         _check_size(paths, template, len(ds), ds.n_steps, max_bytes)
         owner = program or Program.of(model)  # the Trainer's, when one trained this model
-        run = owner.jit('predict', (forward, tuple(paths.items())), lambda: _build(model, forward, paths),
-                        env={'dt': ds.dt, 'fit': False})
+        run = owner.jit('predict', (forward, tuple(paths.items()), bool(noise)),
+                        lambda: _build(model, forward, paths, bool(noise)), env={'dt': ds.dt})
         # Pad with zero trials to whole batches; the padding is cut off below.
         xs = np.zeros((n_batches * batch_size,) + ds.inputs.shape[1:], np.float32)
         xs[:len(ds)] = ds.inputs
         xs = jax.device_put(xs.reshape((n_batches, batch_size) + ds.inputs.shape[1:]))
-        _, (outputs, recorded) = run(owner.read(template), template, xs)
+        state = owner.read(template)
+        if seed is not None:
+            state = state._replace(rng=brainstate.random.RandomState(seed).value)
+        state, (outputs, recorded) = run(state, template, xs)
+        if seed is None:
+            brainstate.random.DEFAULT.value = state.rng  # the noise drawn moves the stream on
         outputs, recorded = jax.device_get((outputs, recorded))
     outputs = _unbatch(outputs, len(ds))
     states = {name: _unbatch(recorded[name], len(ds)) for name in paths} if paths else None
@@ -215,7 +228,7 @@ def _size(n_bytes):
         n_bytes /= 1024
 
 
-def _build(model, forward, paths):
+def _build(model, forward, paths, noise):
     """``run(template, xs) -> (outputs, recorded)``: every batch from the template, in one loop."""
     def run(template, xs):
         def batch(x):
@@ -224,24 +237,10 @@ def _build(model, forward, paths):
                 return recording_rollout(model, x, paths)
             return forward(model, x), {}
 
-        return brainstate.transform.for_loop(batch, xs)
+        with brainstate.environ.context(fit=noise):  # inside the trace: the mode is the program's
+            return brainstate.transform.for_loop(batch, xs)
 
     return run
-
-
-def recording_rollout(model, inputs, paths):
-    """:func:`trainer.rollout` that also returns ``{name: (B, T, ...)}`` state values after each step."""
-    states = hidden_states(model)
-    dt = brainstate.environ.get_dt()
-
-    def step(i, x):
-        with brainstate.environ.context(i=i, t=i * dt):
-            y = model(x)
-        return y, {name: states[path].value for name, path in paths.items()}
-
-    steps = jnp.arange(inputs.shape[1])
-    out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))
-    return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
 
 
 def _unbatch(value, n_trials):

@@ -4,7 +4,7 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-__all__ = ['rollout']
+__all__ = ['recording_rollout', 'rollout']
 
 
 def rollout(model, inputs):
@@ -28,6 +28,36 @@ def rollout(model, inputs):
     def step(i, x):
         with brainstate.environ.context(i=i, t=i * dt):
             return model(x)
+
+    steps = jnp.arange(inputs.shape[1])
+    out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))
+    return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
+
+
+def recording_rollout(model, inputs, paths):
+    """:func:`rollout` that also returns ``{name: (B, T, ...)}``: each state in ``paths`` after each step.
+
+    ``paths`` maps a name to a hidden state's path in ``model`` (``{'r': ('r',)}``);
+    only those states are stacked over time, so a regulariser on rates records rates only.
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp
+    >>> from trainer.models import RateRNN
+    >>> net = RateRNN(3, 8, 2)
+    >>> _ = brainstate.nn.init_all_states(net, batch_size=4)
+    >>> with brainstate.environ.context(dt=1.0):
+    ...     y, states = recording_rollout(net, jnp.ones((4, 10, 3)), {'h': ('cell', 'h')})
+    >>> y.shape, states['h'].shape
+    ((4, 10, 2), (4, 10, 8))
+    """
+    states = model.states()
+    dt = brainstate.environ.get_dt()
+
+    def step(i, x):
+        with brainstate.environ.context(i=i, t=i * dt):
+            y = model(x)
+        return y, {name: states[path].value for name, path in paths.items()}
 
     steps = jnp.arange(inputs.shape[1])
     out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))

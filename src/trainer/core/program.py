@@ -28,7 +28,7 @@ from .placement import Placement
 from .state import TrainState, hidden_states, strong
 from .step import optimizer_states
 
-__all__ = ['Members', 'Program', 'environ_key']
+__all__ = ['Members', 'Program', 'environ_key', 'model_key']
 
 # One background thread compiles ahead of time while the main thread trains.
 _COMPILER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='trainer-compile')
@@ -58,6 +58,27 @@ def environ_key():
     False
     """
     return tuple(sorted((k, _hashable(v)) for k, v in brainstate.environ.all().items()))
+
+
+def model_key(model):
+    """What ``model``'s traces bake in besides its states: each submodule's ``compile_key()``.
+
+    A module whose ``update`` reads plain attributes (a noise level
+    ``sigma_rec``, a time constant) defines ``compile_key()`` returning them;
+    changing one after a compile then compiles afresh instead of replaying the
+    old constant.
+
+    Examples
+    --------
+    >>> from trainer.models import LeakyRNN
+    >>> net = LeakyRNN(2, 4, 1, sigma_rec=0.05)
+    >>> before = model_key(net)
+    >>> net.sigma_rec = 0.0
+    >>> model_key(net) == before
+    False
+    """
+    return tuple((path, node.compile_key()) for path, node in model.nodes().items()
+                 if callable(getattr(node, 'compile_key', None)))
 
 
 def _abstract(args):
@@ -230,7 +251,7 @@ class Program:
             Map the step over a leading member axis of the state (an ensemble).
         """
         with brainstate.environ.context(**(env or {})):
-            full = (name, key, scan, members, environ_key(), self.placement.key)
+            full = (name, key, scan, members, environ_key(), self.placement.key, model_key(self.model))
             if full not in self._jitted:
                 fn = self.pure(build())
                 if members is not None:
@@ -248,7 +269,7 @@ class Program:
         only XLA's compilation, which releases the GIL, overlaps the caller's next work.
         """
         with brainstate.environ.context(**(env or {})):
-            full = (name, key, members, environ_key(), self.placement.key, _abstract(args))
+            full = (name, key, members, environ_key(), self.placement.key, model_key(self.model), _abstract(args))
             if full not in self._ahead:
                 fn = _scanned_all(self.pure(build()))
                 lowered = jax.jit(fn if members is None else members.over(fn)).lower(*args)

@@ -67,8 +67,22 @@ def hidden_states(model):
     return model.states().filter(lambda path, st: not isinstance(st, brainstate.ParamState))
 
 
+def shapes(value):
+    """The shapes of ``value``'s leaves, as a list: a brainunit ``Quantity`` (``mV``) is one leaf.
+
+    ``jax.tree.map(jnp.shape, q)`` would try to build a Quantity of shapes.
+
+    Examples
+    --------
+    >>> import brainunit as u, numpy as np
+    >>> shapes(np.zeros((2, 3)) * u.mV), shapes({'a': np.zeros(2), 'b': 1.0})
+    ([(2, 3)], [(2,), ()])
+    """
+    return [jnp.shape(x) for x in jax.tree.leaves(value)]
+
+
 def _shapes(model):
-    return {k: jax.tree.map(jnp.shape, s.value) for k, s in hidden_states(model).items()}
+    return {k: shapes(s.value) for k, s in hidden_states(model).items()}
 
 
 def batch_template(model, batch_size):
@@ -84,7 +98,7 @@ def batch_template(model, batch_size):
     brainstate.nn.init_all_states(model, batch_size=batch_size)
     states = hidden_states(model)
     for key, state in states.items():
-        if isinstance(state, brainstate.HiddenState) and probe.get(key) == jax.tree.map(jnp.shape, state.value):
+        if isinstance(state, brainstate.HiddenState) and probe.get(key) == shapes(state.value):
             state.value = jax.tree.map(
                 lambda x: jnp.broadcast_to(x, (batch_size,) + jnp.shape(x)), state.value)
         state.value = strong(state.value)

@@ -19,6 +19,7 @@ from ..core.program import Program, environ_key
 from ..core.state import batch_template, load_template
 from ..core.step import make_loss, make_train_step, register
 from ..objectives.losses import accepts_mask
+from ..objectives.penalties import bind as bind_regularizers
 from ..objectives.reduce import refuse_score
 from ..objectives.scores import as_sums, make_score, mean_of, resolve_metrics
 
@@ -43,7 +44,7 @@ class Learner:
     """
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None, grad_clip_norm=None,
-                 lr_schedule='epoch', placement=None, who='Trainer'):
+                 lr_schedule='epoch', placement=None, who='Trainer', regularizers=None):
         self.who = who
         self.set_objective(objective)
         if forward is not None and not callable(forward):
@@ -56,6 +57,10 @@ class Learner:
         self.model, self.optimizer = model, checks.optax_optimizer(optimizer)
         self.forward, self.metrics = forward or rollout, resolve_metrics(metrics)
         self.grad_clip_norm, self.lr_schedule = grad_clip_norm, lr_schedule
+        self.penalty = bind_regularizers(model, regularizers, self.forward)
+        if set(self.penalty.names) & set(self.metrics):
+            raise ValueError(f"regularizers and metrics share the name "
+                             f"{sorted(set(self.penalty.names) & set(self.metrics))[0]!r}; rename one.")
         self.weights = model.states(brainstate.ParamState)
         checks.has_trainable(self.weights, who)
         checks.unshared(self.optimizer, self.weights)
@@ -71,21 +76,22 @@ class Learner:
 
     @property
     def names(self):
-        """``'loss'`` and the metric names, in the order history rows show them."""
-        return ('loss', *self.metrics)
+        """``'loss'``, the metric names and the regularisation terms, in the order history rows show them."""
+        return ('loss', *self.metrics, *self.penalty.names)
 
     # -- the steps (uncompiled) ------------------------------------------------
     def key(self):
         """Everything the steps' traces close over besides their arguments and ``brainstate.environ``."""
         return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
-                self.lr_schedule, self.placement.key)
+                self.lr_schedule, self.placement.key, self.penalty.key)
 
-    def _score(self):
-        return make_score(self.model, self.forward, self.objective, self.metrics)
+    def _score(self, fit):
+        # fit: noise and dropout on in training steps, off in held-out passes (inside the trace).
+        return make_score(self.model, self.forward, self.objective, self.metrics, penalty=self.penalty, fit=fit)
 
     def train_step(self):
         """``batch(data, idx, advance) -> (sums, finite)``: the 3b step on the trials at ``idx``."""
-        score = self._score()
+        score = self._score(fit=True)
         step = make_train_step(self.model, self.optimizer, self.weights,
                                lambda data, idx: score(data, idx, None),
                                clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
@@ -98,7 +104,7 @@ class Learner:
 
     def eval_step(self):
         """``batch(data, idx, weight) -> sums``: the loss (with ``reg_loss``) and metrics of one padded batch."""
-        loss_of = make_loss(self.model, self._score())
+        loss_of = make_loss(self.model, self._score(fit=False))
 
         def batch(data, idx, weight):
             loss, (values, count) = loss_of(data, idx, weight)

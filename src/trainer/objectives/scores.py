@@ -7,12 +7,17 @@ merge by adding totals and counts (clu's ``Average``), so the training and
 held-out numbers agree on identical data for any batch size and any mask.
 """
 
+import contextlib
+import functools
+
+import brainstate
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as _checks
 from ..core.data import batch_of
+from ..core.forward import recording_rollout
 from ..core.placement import Placement
 from .reduce import call_with_mask
 from .metrics import get as get_metric
@@ -70,7 +75,7 @@ def resolve_metrics(metrics):
     return resolved
 
 
-def make_score(model, forward, objective, metrics, *, groups=None, batch=None):
+def make_score(model, forward, objective, metrics, *, groups=None, batch=None, penalty=None, fit=None):
     """``score(data, idx, weight) -> (loss, (values, count))`` for one batch (no regularisation).
 
     ``weight`` (``(B,)``, or ``None`` for a full batch) zeroes padded trials;
@@ -91,7 +96,18 @@ def make_score(model, forward, objective, metrics, *, groups=None, batch=None):
         ``batch(data, idx) -> {'inputs', 'targets', 'mask', ...}``, traced in
         the step: the default indexes device arrays (``idx`` trial indices);
         a stream's ``sampler(batch_size)`` draws the batch from ``idx``, a key.
+    penalty : optional
+        Regularisation terms (:func:`trainer.objectives.penalties.bind`): the
+        loss is the objective plus every term, and ``values`` holds each term
+        under its name, reduced with the loss's mass; activity terms record
+        only the states they read (:func:`trainer.core.forward.recording_rollout`).
+    fit : bool, optional
+        ``brainstate.environ`` ``fit`` around the forward, inside the trace
+        (``True`` in training steps, ``False`` in held-out passes): noise and
+        dropout follow the program, whatever the caller's context.
     """
+    mode = contextlib.nullcontext if fit is None else functools.partial(brainstate.environ.context, fit=fit)
+    paths = penalty.paths if penalty else {}
     groups = None if groups is None else tuple(groups)
     take = batch_of if batch is None else batch
 
@@ -101,7 +117,11 @@ def make_score(model, forward, objective, metrics, *, groups=None, batch=None):
         loss_weights = arrays.get('loss_weights')
         scored = _weighted(mask, weight)
         trained = scored if loss_weights is None else _weighted(loss_weights, weight)
-        prediction = forward(model, x)
+        with mode():
+            if paths:
+                prediction, activity = recording_rollout(model, x, paths)
+            else:
+                prediction, activity = forward(model, x), {}
 
         def call(fn, who, mask_now, data_mask):
             # Padding weights reach mask-aware callables only; the Trainer made sure
@@ -112,10 +132,15 @@ def make_score(model, forward, objective, metrics, *, groups=None, batch=None):
 
         loss = call(objective, 'objective', trained, mask if loss_weights is None else loss_weights)
         values = {name: call(m, f'metric {name!r}', scored, mask) for name, m in metrics.items()}
+        terms = {}
+        if penalty:
+            terms = penalty(model, activity, *_step_weights(x.shape[:2], weight, trained))
+            loss = loss + sum(terms.values())
         count = _mass(scored, x)
         if loss_weights is None and groups is None:
-            return loss, (values, count)
-        counts = {'loss': _mass(trained, x), **dict.fromkeys(values, count)}
+            return loss, ({**values, **terms}, count)
+        counts = {'loss': _mass(trained, x), **dict.fromkeys(values, count), **dict.fromkeys(terms, _mass(trained, x))}
+        values.update(terms)
         if groups is not None:
             callables = {'loss': (objective, trained), **{name: (m, scored) for name, m in metrics.items()}}
             for name, (fn, mask_now) in callables.items():
@@ -147,6 +172,12 @@ def _by_group(mean_under, mask, ids, groups, x):
     masks = jnp.moveaxis(one_hot, 1, 0).reshape((len(groups), base.shape[0]) + (1,) * (base.ndim - 1)) * base
     means = jax.vmap(mean_under)(masks)
     return means, jnp.sum(masks.reshape(len(groups), -1), axis=1)
+def _step_weights(shape, weight, scored):
+    """``(all steps, scored steps)`` weights ``(B, T)`` (``None``: every step of every trial counts)."""
+    every = None if weight is None else jnp.broadcast_to(weight[:, None], shape)
+    if scored is None or scored.ndim == 1:
+        return every, every
+    return every, scored
 
 
 def as_sums(loss, values, count):
