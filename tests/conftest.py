@@ -10,6 +10,11 @@ import tempfile
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# No XLA flag is pinned here: a user's run has none, and XLA CPU's float32 results depend on the
+# host anyway (FMA or not; how many threads split a reduction, set by the number of cores), which
+# no flag of the tests should hide. Comparisons of two different programs use the tolerances of
+# tests/float32.py instead; to find fragile ones on one machine, run the suite under
+# XLA_FLAGS=--xla_cpu_max_isa=SSE4_2 (no FMA) or on one core (taskset -c 0).
 
 import pytest  # noqa: E402
 

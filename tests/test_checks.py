@@ -6,6 +6,7 @@ import brainunit as u
 import numpy as np
 import optax
 import pytest
+from float32 import assert_close_f32
 
 import datasets
 from trainer import Fitter, Simulator, Trainer, objectives
@@ -34,7 +35,7 @@ def test_fitter_with_optax_adam_matches_braintools_adam():
         fitter = Fitter(GainPopulation(1, g=0.5), optimizer,
                         objective=objectives.steady_state(n_tail=20), predict=predict)
         histories.append(fitter.fit(target=0.3, n_steps=15).history)
-    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-5)
+    assert_close_f32(histories[0], histories[1], steps=15)  # optax's program vs braintools': 15 Adam steps
     assert histories[0][-1] < histories[0][0]
 
 
@@ -46,7 +47,7 @@ def test_trainer_with_optax_transform_trains_and_reports_unknown_lr():
         trainer = Trainer(RateRNN(2, 8, 2, seed=0), optimizer,
                           objective=objectives.cross_entropy(), progress=False)
         results.append(trainer.fit(data, n_epochs=2, batch_size=16))
-    np.testing.assert_allclose(results[0].curve('loss'), results[1].curve('loss'), rtol=1e-5)
+    assert_close_f32(results[0].curve('loss'), results[1].curve('loss'), steps=8)  # optax vs braintools: 8 steps
     assert results[0].curve('lr') == [None, None]  # inside optax, not readable (JSON has no NaN)
 
 

@@ -8,6 +8,7 @@ import socket
 import braintools
 import numpy as np
 import pytest
+from float32 import assert_close_f32
 from jax.sharding import Mesh
 
 import datasets
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.xdist_group('distributed')  # one worker: the module fi
 def fit_jobs(fork_server, tmp_path, n_host_devices, *argvs):
     """Run the script once per argv, all at once, each in its own process with that many
     host devices (forked, see conftest.ForkServer: the device count is read when JAX starts)."""
-    env = {'XLA_FLAGS': f'--xla_force_host_platform_device_count={n_host_devices}'}
+    # Added to the caller's XLA_FLAGS (a run under --xla_cpu_max_isa=... keeps it in the jobs).
+    flags = os.environ.get('XLA_FLAGS', '')
+    env = {'XLA_FLAGS': f'{flags} --xla_force_host_platform_device_count={n_host_devices}'.strip()}
     jobs = [{'path': SCRIPT, 'argv': argv, 'env': env, 'cwd': str(tmp_path)} for argv in argvs]
     for returncode, _, stderr in fork_server.run(jobs, tmp_path, timeout=240):
         assert returncode == 0, stderr[-3000:]
@@ -34,13 +37,20 @@ def run(fork_server, tmp_path, configs, n_host_devices):
     return json.load(open(out))
 
 
+STEPS = 3 * 4  # the script's fits: 3 epochs of 64 trials in batches of 16
+
+
 def assert_same_fit(a, b):
+    # Sharded over devices or processes vs one device: other XLA programs (partial sums per shard,
+    # then an all-reduce), so float32 apart by the steps taken (tests/float32.py).
     for ra, rb in zip(a['history'], b['history'], strict=True):
         assert ra.keys() == rb.keys()
         for k in ra:
-            assert rb[k] == pytest.approx(ra[k], rel=1e-5), k
-    for k in a['params']:
-        np.testing.assert_allclose(b['params'][k], a['params'][k], rtol=1e-5, atol=1e-6)
+            if k.endswith('accuracy'):  # a count of trials: equal
+                assert rb[k] == pytest.approx(ra[k], abs=1e-6), k
+            elif k != 'epoch':
+                assert_close_f32(rb[k], ra[k], steps=4 * ra['epoch'], err_msg=k)
+    assert_close_f32(b['params'], a['params'], steps=STEPS)
 
 
 @pytest.fixture(scope='module')
@@ -101,9 +111,9 @@ def test_two_processes_equal_one(tmp_path, four_devices, fork_server):
     fit = dict(held_out=held_out, n_epochs=4, batch_size=16)
     straight = trainer().fit(train, **fit)
     resumed = trainer().fit(train, resume_from=ckpt.format(pid=0), **fit)
-    for a, b in zip(straight.history, resumed.history):
-        assert b['loss'] == pytest.approx(a['loss'], rel=1e-5)
-        assert b['held_out_loss'] == pytest.approx(a['held_out_loss'], rel=1e-5)
+    for a, b in zip(straight.history, resumed.history):  # 3 epochs on two processes, then one here
+        assert_close_f32(b['loss'], a['loss'], steps=4 * a['epoch'])
+        assert_close_f32(b['held_out_loss'], a['held_out_loss'], steps=4 * a['epoch'])
 
 
 @pytest.mark.parametrize('devices, match', [

@@ -10,6 +10,7 @@ import datasets
 import jax
 import numpy as np
 import pytest
+from float32 import assert_close_f32
 
 from trainer import Ensemble, NonFiniteLossError, Trainer, metrics, objectives, rollout
 from trainer.models import GainPopulation, RateRNN
@@ -36,11 +37,12 @@ def params_of(m):
     return {k: s.value for k, s in m.states(brainstate.ParamState).items()}
 
 
-def assert_close(a, b, rtol=1e-5):
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=1e-7), a, b)
+# At most 8 epochs of 3 steps (48 trials, batches of 16): what one member may drift from its
+# solo fit, the vmapped program and the solo one rounding differently (tests/float32.py).
+STEPS = N_EPOCHS * 3
 
 
-def assert_same_history(alone, member):
+def assert_same_history(alone, member, steps=STEPS):
     assert [r['epoch'] for r in alone] == [r['epoch'] for r in member]
     for ra, rb in zip(alone, member):
         assert list(ra) == list(rb)
@@ -49,8 +51,14 @@ def assert_same_history(alone, member):
                 continue
             if ra[key] is None:
                 assert rb[key] is None
-            else:
-                assert rb[key] == pytest.approx(ra[key], rel=1e-5, abs=1e-7), (ra['epoch'], key)
+            elif key.endswith('acc'):  # a count of trials: equal, or a trial changed its answer
+                assert rb[key] == pytest.approx(ra[key], abs=1e-6), (ra['epoch'], key)
+            else:  # vmapped vs solo: float32 losses after the epoch's steps
+                assert_close_f32(rb[key], ra[key], steps=3 * ra['epoch'], err_msg=f"epoch {ra['epoch']}, {key}")
+
+
+def strip_time(history):
+    return [{k: v for k, v in row.items() if k != 'time'} for row in history]
 
 
 @functools.lru_cache(maxsize=None)
@@ -90,9 +98,9 @@ def test_each_member_is_its_own_trainer(compile_epoch):
     for k, ((own, own_model), member) in enumerate(zip(alone[:3], result.members[:3])):
         assert_same_history(own.history, member.history)
         assert (member.best_epoch, member.stopped_early) == (own.best_epoch, own.stopped_early)
-        assert member.best_value == pytest.approx(own.best_value, rel=1e-5)
-        assert_close(own.best_params, member.best_params)
-        assert_close(params_of(own_model), params_of(member.model))  # restored to the best epoch
+        assert_close_f32(member.best_value, own.best_value, steps=STEPS)  # vmapped vs solo, as the history
+        assert_close_f32(member.best_params, own.best_params, steps=STEPS)
+        assert_close_f32(params_of(member.model), params_of(own_model), steps=STEPS)  # restored to the best epoch
         assert member.history[0]['lr'] == pytest.approx(LRS[k])
     assert result.n_compilations == {'train': 1, 'eval': 1}
     if compile_epoch:
@@ -102,7 +110,8 @@ def test_each_member_is_its_own_trainer(compile_epoch):
     error, own_model = alone[3]
     assert isinstance(error, NonFiniteLossError) and 'at epoch 1, step 1' in str(error)
     assert 'at epoch 1, step 1' in result.errors[3] and result.members[3].history == []
-    assert_close(params_of(own_model), params_of(result.members[3].model), rtol=0)
+    # Never stepped: its initial weights, exactly (no program computed them).
+    jax.tree.map(np.testing.assert_array_equal, params_of(own_model), params_of(result.members[3].model))
 
 
 def test_one_trace_and_one_compilation_whatever_k():
@@ -132,8 +141,8 @@ def test_seeds_give_each_member_its_own_batch_order_and_member_batch_maps():
     for k, seed in enumerate(seeds):
         own = Trainer(model(k), braintools.optim.Adam(lr=1e-2), **KW).fit(
             train, n_epochs=2, batch_size=BATCH, seed=seed)
-        assert_same_history(own.history, result.members[k].history)
-        assert_close(own.best_params, result.members[k].best_params)
+        assert_same_history(own.history, result.members[k].history)  # lax.map'ed vs solo: 2 epochs of 3 steps
+        assert_close_f32(result.members[k].best_params, own.best_params, steps=6)
     shared = Ensemble([model(s) for s in range(2)], braintools.optim.Adam(lr=1e-2), **KW).fit(
         train, n_epochs=2, batch_size=BATCH, seed=3)
     assert shared.members[1].history[0]['loss'] != pytest.approx(result.members[1].history[0]['loss'])
@@ -152,10 +161,10 @@ def test_checkpoint_holds_every_member_and_resumes_exactly(tmp_path):
     resumed = ensemble().fit(train, n_epochs=5, resume_from=str(tmp_path / 'part.msgpack'), **settings)
     assert [len(m.history) for m in whole.members] == [len(m.history) for m in resumed.members]
     assert any(m.stopped_early for m in whole.members)
-    for a, b in zip(whole.members, resumed.members):
-        assert_same_history(a.history, b.history)
+    for a, b in zip(whole.members, resumed.members):  # the same program, stopped and resumed: bit for bit
+        assert strip_time(a.history) == strip_time(b.history)
         assert a.best_epoch == b.best_epoch
-        assert_close(a.best_params, b.best_params)
+        jax.tree.map(np.testing.assert_array_equal, a.best_params, b.best_params)
     with pytest.raises(ValueError, match='ensemble of 2 members'):
         Ensemble([model(s) for s in range(3)], braintools.optim.Adam(lr=1e-2), **KW).fit(
             train, n_epochs=5, resume_from=str(tmp_path / 'part.msgpack'),
@@ -196,7 +205,7 @@ def test_evaluate_returns_each_members_own_values():
         assert set(values[k]) == {'loss', 'acc'}
         for key in own:
             if math.isfinite(own[key]):
-                assert values[k][key] == pytest.approx(own[key], rel=1e-5)
+                assert_close_f32(values[k][key], own[key])  # vmapped evaluation vs solo: no step taken
 
 
 @pytest.mark.parametrize('models, match', [

@@ -14,6 +14,7 @@ import braintools
 import brainunit as u
 import numpy as np
 import pytest
+from float32 import assert_close_f32
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -179,5 +180,5 @@ def scored():
 def test_padded_held_out_pass_equals_the_metric_over_the_whole_set(scored, batch_size):
     trainer, ds, whole = scored
     scores = trainer.evaluate(ds, batch_size=batch_size)
-    assert scores['loss'] == pytest.approx(whole['loss'], rel=1e-5)
+    assert_close_f32(scores['loss'], whole['loss'])  # padded batches' program vs one eager pass
     assert scores['accuracy'] == pytest.approx(whole['accuracy'], rel=1e-5)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from float32 import assert_close_f32
 
 import datasets
 from trainer import NonFiniteLossError, Trainer, metrics, objectives
@@ -64,19 +65,21 @@ def test_one_epoch_equals_hand_written_loop():
     losses = [train_step(data.inputs[idx], data.targets[idx])
               for idx in datasets.batch_indices(len(data), 16, seed=5, epoch=1)]
     # The epoch loss is the mean over every scored trial: sum(loss_b * 16) / (16 * n_batches).
-    assert result.history[0]['loss'] == float(np.sum(np.asarray(losses, np.float64) * 16) / (16 * len(losses)))
-    assert_trees_equal(params_of(trainer.model), params_of(model))
+    # Not bit for bit: the Trainer's step is another XLA program than this one (it also masks,
+    # checks finiteness, counts), so another CPU may round them apart; 6 steps of float32 apart.
+    assert_close_f32(result.history[0]['loss'], np.sum(np.asarray(losses, np.float64) * 16) / (16 * len(losses)),
+                     steps=len(losses))
+    assert_close_f32(params_of(trainer.model), params_of(model), steps=len(losses))
 
 
 def test_compiled_epoch_matches_per_step():
     data = make_data()
     a = make_trainer(make_model(seed=1)).fit(data, n_epochs=3, batch_size=16)
     b = make_trainer(make_model(seed=1)).fit(data, n_epochs=3, batch_size=16, compile_epoch=True)
-    for ra, rb in zip(a.history, b.history):
-        assert ra['loss'] == pytest.approx(rb['loss'], rel=1e-5)
-        assert ra['acc'] == pytest.approx(rb['acc'], abs=1e-6)
-    for x, y in zip(jax.tree.leaves(params_of(a.model)), jax.tree.leaves(params_of(b.model))):
-        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+    for ra, rb in zip(a.history, b.history):  # two programs (a scan over the epoch, or a step a call): float32
+        assert_close_f32(rb['loss'], ra['loss'], steps=6 * ra['epoch'])  # apart by the epoch's 6 steps each
+        assert ra['acc'] == pytest.approx(rb['acc'], abs=1e-6)  # a count of trials: equal
+    assert_close_f32(params_of(b.model), params_of(a.model), steps=18)
 
 
 @pytest.mark.parametrize('compile_epoch', [False, True], ids=['per-step', 'compiled-epoch'])
@@ -148,7 +151,7 @@ def test_evaluate_weights_by_trials_not_batches():
     trainer.fit(data, n_epochs=1, batch_size=16)
     padded = trainer.evaluate(data, batch_size=16)     # 16 + 16 + 16 + 2 trials
     whole = make_trainer(trainer.model).evaluate(data, batch_size=50)
-    assert padded['loss'] == pytest.approx(whole['loss'], rel=1e-5)
+    assert_close_f32(padded['loss'], whole['loss'])  # two programs (batch shapes), no step between
     assert padded['acc'] == pytest.approx(whole['acc'], abs=1e-6)
 
 
@@ -366,7 +369,8 @@ def test_fixed_target_matches_fitter_history():
                       objective=objectives.per_trial(amplitude_loss), progress=False,
                       forward=lambda m, inputs: predict(m)[None])
     result = trainer.fit(target, n_epochs=20, batch_size=1, shuffle=False)
-    assert result.curve('loss') == fitted.history
+    # Two XLA programs (the Trainer's batched step, the Fitter's): float32 apart after 20 Adam steps.
+    assert_close_f32(result.curve('loss'), fitted.history, steps=20)
     assert result.best_epoch == int(np.argmin(fitted.history)) + 1
 
 
@@ -401,7 +405,7 @@ def test_evaluate_with_ragged_step_mask_does_not_depend_on_batch_size():
     trainer.fit(masked, n_epochs=1, batch_size=16)
     padded = trainer.evaluate(masked, batch_size=16)
     whole = make_trainer(trainer.model).evaluate(masked, batch_size=50)
-    assert padded['loss'] == pytest.approx(whole['loss'], rel=1e-5)
+    assert_close_f32(padded['loss'], whole['loss'])  # two programs (batch shapes), no step between
     assert padded['acc'] == pytest.approx(whole['acc'], abs=1e-6)
 
 
