@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from ._compiles import counting
+from ._malloc import retain_freed_memory
 from ._placement import Placement
 from ._state import TrainState, hidden_states, strong
 from ._step import optimizer_states
@@ -75,6 +76,8 @@ class Program:
     """
 
     def __init__(self, model, optimizer=None, placement=None):
+        if jax.default_backend() == 'cpu':
+            retain_freed_memory()  # each call's temporaries reuse the last call's pages
         self.model, self.optimizer = model, optimizer
         self.placement = placement or Placement(None)
         self.weights = model.states(brainstate.ParamState)
