@@ -265,18 +265,19 @@ def pytorch_section(w):
              f'forward) over {p["gflops"]:.0f} GFLOP/s ({p["cores"]} cores x {p["flop_per_cycle_per_core"]} '
              f'FLOP/cycle x {p["mhz"]:.0f} MHz; flags {", ".join(p["flags"])}; {p["assumes"]}).']
     for name, x in w['workloads'].items():
-        rows = []
+        rows, ref = [], 'torch' if 'torch' in x['variants'] else 'torch_1thread'
         for key, label in FIELD_NAMES.items():
             v = x['variants'].get(key)
             if v is None:
                 continue
-            ratio = x['ratios'].get(f'{key}/torch steady_ms_per_epoch')
-            rows.append((label, num(v['steady_ms_per_epoch'], 1), fmt_range(ratio) if ratio else '1',
+            ratio = x['ratios'].get(f'{key}/{ref} steady_ms_per_epoch')
+            rows.append((label, num(v['steady_ms_per_epoch'], 1),
+                         fmt_range(ratio) if ratio else ('1' if key == ref else '-'),
                          f'{100 * v["fraction_of_peak"]["median"]:.1f}%', num(v['first_epoch_s'], 2),
                          num(v['process_s'], 2), num(v['imports_s'], 2), num(v['minor_faults'], 0),
                          f'{v["final_held_out_loss"]["median"]:.4f}'))
         parts.append(f'**{name}: {x["describe"]}**; {x["gflop_per_epoch"]:.1f} GFLOP per epoch.')
-        parts.append(table(('Variant', 'steady ms/epoch', 'ratio to PyTorch (2 threads)', 'of peak',
+        parts.append(table(('Variant', 'steady ms/epoch', f'ratio to {FIELD_NAMES[ref]}', 'of peak',
                             'first epoch incl. build + compile (s)', 'whole process (s)', 'imports (s)',
                             'minor page faults', 'final held-out loss'), rows))
     return '\n\n'.join(parts)
