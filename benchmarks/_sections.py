@@ -251,9 +251,42 @@ def ensemble_section(w):
     ])
 
 
+FIELD_NAMES = {'ours_step': 'Trainer, per step (default)', 'ours_epoch': 'Trainer, compiled epoch',
+               'keras': 'Keras 3, JAX backend, model.fit', 'torch': 'PyTorch, 2 threads',
+               'torch_1thread': 'PyTorch, 1 thread'}
+
+
+def pytorch_section(w):
+    p = w['peak']
+    parts = [f'Each cell is one fresh process per variant and round ({w["n_rounds"]} round(s), order rotated), '
+             'imports and compilation included; steady is the median of epochs 3-n, each epoch with its '
+             'held-out pass. Same trials, batch order, masked mean cross-entropy and GRU width; each library '
+             'initialises its own weights. Fraction of peak: matmul FLOPs from the shapes (training 3x the '
+             f'forward) over {p["gflops"]:.0f} GFLOP/s ({p["cores"]} cores x {p["flop_per_cycle_per_core"]} '
+             f'FLOP/cycle x {p["mhz"]:.0f} MHz; flags {", ".join(p["flags"])}; {p["assumes"]}).']
+    for name, x in w['workloads'].items():
+        rows, ref = [], 'torch' if 'torch' in x['variants'] else 'torch_1thread'
+        for key, label in FIELD_NAMES.items():
+            v = x['variants'].get(key)
+            if v is None:
+                continue
+            ratio = x['ratios'].get(f'{key}/{ref} steady_ms_per_epoch')
+            rows.append((label, num(v['steady_ms_per_epoch'], 1),
+                         fmt_range(ratio) if ratio else ('1' if key == ref else '-'),
+                         f'{100 * v["fraction_of_peak"]["median"]:.1f}%', num(v['first_epoch_s'], 2),
+                         num(v['process_s'], 2), num(v['imports_s'], 2), num(v['minor_faults'], 0),
+                         f'{v["final_held_out_loss"]["median"]:.4f}'))
+        parts.append(f'**{name}: {x["describe"]}**; {x["gflop_per_epoch"]:.1f} GFLOP per epoch.')
+        parts.append(table(('Variant', 'steady ms/epoch', f'ratio to {FIELD_NAMES[ref]}', 'of peak',
+                            'first epoch incl. build + compile (s)', 'whole process (s)', 'imports (s)',
+                            'minor page faults', 'final held-out loss'), rows))
+    return '\n\n'.join(parts)
+
+
+
 SECTIONS = {'devices': devices_section, 'horn': horn_section, 'floor': floor_section, 'startup': startup_section,
             'fitter': fitter_section, 'eval': eval_section, 'batching': batching_section, 'scaling': scaling_section,
-            'ensemble': ensemble_section}
+            'ensemble': ensemble_section, 'pytorch': pytorch_section}
 
 
 def _host_leaders(profile, n=4):

@@ -26,8 +26,9 @@ TITLES = {
     'scaling': '6. Scaling and memory',
     'devices': '7. Data parallel over devices',
     'ensemble': '8. Ensembles of K networks',
+    'pytorch': '9. Against Keras and PyTorch, end to end',
 }
-ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble')
+ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble', 'pytorch')
 STATUS = {'met': 'met', 'missed': '**missed**', 'unreachable': '**unreachable here**'}
 
 

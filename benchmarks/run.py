@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
-WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices', 'ensemble')
+WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices', 'ensemble', 'pytorch')
 
 
 NEEDS = {'horn': 'brainmass', 'eval': 'brainmass'}

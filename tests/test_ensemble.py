@@ -267,5 +267,5 @@ def test_an_ensemble_trains_through_a_curriculum_as_each_member_alone():
     for k, member in enumerate(result.members):
         alone = Trainer(model(k), braintools.optim.Adam(lr=1e-2), **KW).fit(curriculum, n_epochs=4, batch_size=BATCH)
         assert [r['stage'] for r in member.history] == [0, 0, 1, 1]
-        assert_same_history(alone.history, member.history)
-        assert_close(alone.best_params, member.best_params, rtol=1e-4)  # 8 Adam steps, vmapped vs solo
+        assert_same_history(alone.history, member.history, steps=12)  # 4 epochs x 3 steps, vmapped vs solo
+        assert_close_f32(member.best_params, alone.best_params, steps=12)

@@ -18,7 +18,7 @@ loop. Both run the same section-3b step (``trainer.core.step``), compiled by one
 owner (``trainer.core.program``) as a pure function of an explicit state.
 """
 
-from . import analysis, callbacks, metrics, models, objectives, regularizers
+from . import callbacks, metrics, models, objectives, regularizers
 from .core.checkpoint import load_checkpoint
 from ._ensemble import Ensemble
 from .loop.ensemble_result import EnsembleResult
@@ -48,3 +48,11 @@ __all__ = sorted([
     'rename_params',
     'rollout',
 ])
+
+
+def __getattr__(name):
+    # trainer.analysis (fixed points, FCD, psychometrics) loads on first use, not with the Trainer.
+    if name == 'analysis':
+        import importlib
+        return importlib.import_module('.analysis', __name__)
+    raise AttributeError(f"module 'trainer' has no attribute {name!r}")

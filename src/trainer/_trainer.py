@@ -7,7 +7,6 @@ The front door of one model: it holds a :class:`~trainer.loop.learner.Learner`
 
 import brainstate
 
-from .analysis.prediction import predict
 from .core import checks as _checks
 from .core.compile_cache import enable_compile_cache
 from .core.data import as_dataset
@@ -248,5 +247,6 @@ class Trainer:
         >>> trainer.predict(data, record=True)
         Prediction(outputs=(12, 4, 2), choices=(12,), states={'cell.h': (12, 4, 8)})
         """
+        from .analysis.prediction import predict  # trainer.analysis loads on first use
         return predict(self.model, dataset, forward=self.forward, batch_size=batch_size,
                        record=record, max_bytes=max_bytes, program=self.program, noise=noise, seed=seed)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .compiles import counting
+from .malloc import retain_freed_memory
 from .placement import Placement
 from .state import TrainState, hidden_states, strong
 from .step import optimizer_states
@@ -102,6 +103,8 @@ class Program:
     """
 
     def __init__(self, model, optimizer=None, placement=None):
+        if jax.default_backend() == 'cpu':
+            retain_freed_memory()  # each call's temporaries reuse the last call's pages
         self.model, self.optimizer = model, optimizer
         self.placement = placement or Placement(None)
         self.weights = model.states(brainstate.ParamState)
