@@ -24,6 +24,7 @@ from ._ensemble import Ensemble
 from ._ensemble_result import EnsembleResult
 from ._errors import NonFiniteLossError
 from ._fitter import FitResult, Fitter
+from ._many_result import ManyFitResult
 from ._params import rename_params
 from ._result import TrainResult
 from ._simulator import Simulator
@@ -35,6 +36,7 @@ __all__ = sorted([
     'EnsembleResult',
     'FitResult',
     'Fitter',
+    'ManyFitResult',
     'NonFiniteLossError',
     'Simulator',
     'TrainResult',

@@ -3,7 +3,6 @@
 import dataclasses
 import math
 import numbers
-from typing import Any
 
 import braintools
 import brainunit as u
@@ -11,8 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks, _reduce
+from . import _checks, _fit_many, _population, _reduce
 from ._errors import NonFiniteLossError
+from ._fit_result import FitResult
 from ._params import param_values, set_param_values, trainable_states
 from ._program import Program
 # _finite_box too: brainmass's fitter module holds these three helpers, and its tests import them from there.
@@ -21,54 +21,7 @@ from ._step import make_loss, make_train_step, register
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
-_BACKENDS = ('grad', 'scipy')
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class FitResult:
-    """What :meth:`Fitter.fit` returns; brainmass's fields, constructible as brainmass's.
-
-    Attributes
-    ----------
-    backend : str
-        ``'grad'`` or ``'scipy'``.
-    best_loss : float
-        The lowest loss seen.
-    best_params : dict
-        ``{dotted_name: value}`` at the best-seen point (constrained values,
-        units kept): the parameters at which ``best_loss`` was measured.
-    history : list of float
-        The loss of every step (``'grad'``); the final loss (``'scipy'``).
-    n_steps : int
-        Steps actually run (fewer when a callback stopped the fit).
-    prediction : Any, optional
-        The auxiliary output (the prediction) at the best-seen point.
-    model : brainstate.nn.Module, optional
-        The fitted model, holding ``best_params``.
-    optimizer : Any, optional
-        The optimizer that ran (a ``braintools.optim`` optimizer).
-    raw : Any, optional
-        The backend's own result (SciPy's ``OptimizeResult`` for ``'scipy'``).
-
-    Examples
-    --------
-    >>> FitResult(backend='grad', best_loss=0.5, best_params={'g': 1.0}, history=[0.5], n_steps=1)
-    FitResult(backend='grad', best_loss=0.5, n_steps=1, params=[g])
-    """
-
-    backend: str
-    best_loss: float
-    best_params: dict
-    history: list
-    n_steps: int
-    prediction: Any = None
-    model: Any = None
-    optimizer: Any = None
-    raw: Any = None
-
-    def __repr__(self):
-        return (f"FitResult(backend={self.backend!r}, best_loss={self.best_loss:.6g}, "
-                f"n_steps={self.n_steps}, params=[{', '.join(self.best_params)}])")
+_BACKENDS = ('grad', 'scipy', 'evosax')
 
 
 def _check_n_steps(n_steps):
@@ -157,6 +110,8 @@ class Fitter:
                 raise ValueError("bounds (search_space) box a gradient-free search: use them with backend='scipy', "
                                  "or bound a gradient fit with Param(value, t=SigmoidT(low, high)).")
             optimizer = braintools.optim.Adam(lr=1e-2) if optimizer is None else _checks.optax_optimizer(optimizer)
+        elif backend == 'evosax':
+            self._evosax_options = _population.evosax_options(optimizer)
         else:
             self._scipy_options = scipy_options(optimizer)
         if objective is None and loss_fn is None:
@@ -188,7 +143,21 @@ class Fitter:
         _checks.scalar(loss, 'objective')
         return loss, prediction
 
-    def fit(self, target=None, n_steps=100, *, verbose=False):
+    def fit_many(self, targets=None, n_steps=100, *, n_starts=1, seed=0, verbose=False):
+        """Fit every target (and ``n_starts`` starts each) at once, in one vmapped program.
+
+        See :func:`trainer._fit_many.fit_many`; ``'grad'`` and ``'evosax'`` backends.
+        """
+        if self.backend == 'scipy':
+            raise ValueError("fit_many runs backend='grad' or backend='evosax' (one vmapped program); "
+                             "backend='scipy' fits one target at a time: call fit for each.")
+        _checks.has_trainable(trainable_states(self.model), 'Fitter')
+        return _fit_many.fit_many(
+            self.model, self.optimizer, self._compute_loss, targets, _check_n_steps(n_steps),
+            backend=self.backend, n_starts=n_starts, seed=seed, bounds=self.bounds,
+            options=getattr(self, '_evosax_options', None), verbose=verbose)
+
+    def fit(self, target=None, n_steps=100, *, verbose=False, n_starts=None, seed=0):
         """Run the fit and return a :class:`FitResult`; the model ends at its best point.
 
         Parameters
@@ -207,6 +176,10 @@ class Fitter:
             When a loss is NaN or infinite; the model keeps its best parameters.
         """
         n_steps = _check_n_steps(n_steps)
+        if n_starts is not None:  # every start in one program; the best one's FitResult, all of them in raw
+            many = self.fit_many(None if target is None else [target], n_steps, n_starts=n_starts,
+                                 seed=seed, verbose=verbose)
+            return dataclasses.replace(many.best, raw=many)
         if target is not None and not _all_finite(target):
             raise ValueError("target contains NaN or infinite values; the loss against it would be "
                              "NaN at every step. Clean the target (e.g. drop or interpolate the gaps).")
@@ -214,6 +187,12 @@ class Fitter:
         _checks.has_trainable(weights, 'Fitter')
         if self.backend == 'scipy':
             return self._fit_scipy(target, n_steps, verbose)
+        if self.backend == 'evosax':
+            best_loss, history, prediction, strategy, es_state = _population.fit_population(
+                self.model, self._compute_loss, target, n_steps, bounds=self.bounds,
+                options=self._evosax_options, verbose=verbose)
+            return FitResult('evosax', best_loss, param_values(self.model), history, len(history),
+                             prediction, self.model, strategy, es_state)
         register(self.optimizer, weights)
         program = Program(self.model, self.optimizer)
         step = program.jit('fit', (self.objective, self.predict, self.loss_fn, self.transient),
