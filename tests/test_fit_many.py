@@ -124,3 +124,29 @@ def test_scipy_backend_refuses_fit_many():
     fitter = Fitter(TwoWells(), loss_fn=two_wells, backend='scipy')
     with pytest.raises(ValueError, match="fit_many runs backend='grad' or backend='evosax'"):
         fitter.fit_many(None)
+
+
+class Scaled(brainstate.nn.Module):
+    """x times a per-subject constant held in a non-trainable state."""
+
+    def __init__(self):
+        super().__init__()
+        self.x = brainstate.nn.Param(0.5, t=brainstate.nn.SigmoidT(-4.0, 4.0), fit=True)
+        self.scale = brainstate.State(jnp.ones(2))
+
+
+@pytest.mark.parametrize('backend, optimizer', [('grad', braintools.optim.Adam(lr=0.05)),
+                                                ('evosax', {'population_size': 16})], ids=['grad', 'evosax'])
+def test_per_target_states_give_each_fit_its_own_constants(backend, optimizer):
+    if backend == 'evosax':
+        pytest.importorskip('evosax')
+    fitter = Fitter(Scaled(), optimizer, objective=lambda p, t: jnp.sum((p - t) ** 2),
+                    predict=lambda m: m.x.value() * m.scale.value, backend=backend)
+    scales = np.array([[1.0, 1.0], [2.0, 2.0]], np.float32)
+    many = fitter.fit_many(np.array([[2.0, 2.0], [2.0, 2.0]]), n_steps=200, per_target={'scale': scales})
+    # The same target, read through each subject's own scale: x = 2 / scale.
+    np.testing.assert_allclose(many.best_params['x'][:, 0], [2.0, 1.0], atol=2e-2)
+    with pytest.raises(ValueError, match=r"per_target\['scale'\] must have shape \(2, 2\)"):
+        fitter.fit_many(np.zeros((2, 2)), n_steps=1, per_target={'scale': np.ones((3, 2))})
+    with pytest.raises(ValueError, match="per_target names 'nope'"):
+        fitter.fit_many(np.zeros((2, 2)), n_steps=1, per_target={'nope': scales})

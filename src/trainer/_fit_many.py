@@ -59,6 +59,28 @@ def _starts(model, bounds, n_starts, seed):
     return [to_params(jnp.asarray(z)) for z in draws]
 
 
+def member_hidden(model, hidden, per_target, n_targets, n_starts):
+    """``hidden`` with the ``per_target`` states' values stacked per member (target-major), the rest shared.
+
+    Returns ``(stacked, axes)``: ``{path: value}`` and the matching ``vmap`` axes (0 or ``None``).
+    """
+    if not per_target:
+        return hidden, None
+    names = {'.'.join(str(p) for p in path): path for path in hidden}
+    stacked, axes = dict(hidden), {path: None for path in hidden}
+    for name, values in per_target.items():
+        if name not in names:
+            raise ValueError(f"per_target names {name!r}, which is not a non-trainable state of the model; "
+                             f"its states are {sorted(names)}.")
+        values = np.asarray(values)
+        if values.shape[:1] != (n_targets,) or values.shape[1:] != np.shape(hidden[names[name]]):
+            raise ValueError(f"per_target[{name!r}] must have shape {(n_targets,) + np.shape(hidden[names[name]])} "
+                             f"(one value per target), got {values.shape}.")
+        stacked[names[name]] = jnp.asarray(np.repeat(values, n_starts, axis=0), jnp.result_type(hidden[names[name]]))
+        axes[names[name]] = 0
+    return stacked, axes
+
+
 def _member_targets(targets, n_starts):
     # Member m fits target m // n_starts: each target repeated for its starts.
     return None if targets is None else jax.tree.map(lambda x: np.repeat(x, n_starts, axis=0), targets)
@@ -70,7 +92,7 @@ def _where(mask, new, old):
 
 
 def fit_many_grad(model, optimizer, compute_loss, targets, n_targets, n_steps, *, n_starts, bounds, seed,
-                  verbose=False):
+                  per_target=None, verbose=False):
     """Run ``n_targets * n_starts`` gradient fits in one vmapped program.
 
     Returns ``(best_loss (M,), best_raw {path: (M, ...)}, history (n_steps, M),
@@ -88,6 +110,9 @@ def fit_many_grad(model, optimizer, compute_loss, targets, n_targets, n_steps, *
                for _ in range(n_targets) for s in range(n_starts)]
     state = stack(members)
     n = n_targets * n_starts
+    if per_target:
+        hidden, axes = member_hidden(model, state0.hidden, per_target, n_targets, n_starts)
+        state = state._replace(hidden={k: hidden[k] if axes[k] == 0 else v for k, v in state.hidden.items()})
     target_axis = None if targets is None else 0
     targets = _member_targets(targets, n_starts)
 
@@ -124,7 +149,7 @@ def fit_many_grad(model, optimizer, compute_loss, targets, n_targets, n_steps, *
 
 
 def fit_many_evosax(model, compute_loss, targets, n_targets, n_steps, *, n_starts, bounds, options, seed,
-                    verbose=False):
+                    per_target=None, verbose=False):
     """Run ``n_targets * n_starts`` population searches, every member's generation in one vmapped call.
 
     Returns ``(best_loss (M,), best_raw {path: (M, ...)}, history (n_steps, M),
@@ -132,7 +157,8 @@ def fit_many_evosax(model, compute_loss, targets, n_targets, n_steps, *, n_start
     """
     before = {k: s.value for k, s in trainable_states(model).items()}
     to_params, z0, _ = unit_box(model, bounds)
-    loss_of, _ = pure_loss(model, compute_loss)
+    loss_of, _, hidden0 = pure_loss(model, compute_loss, with_hidden=True)
+    hidden, hidden_axes = member_hidden(model, hidden0, per_target, n_targets, n_starts)
     strategy = algorithm(options['method'])(population_size=options['population_size'], solution=z0)
     es_params = strategy.default_params.replace(std_init=float(options['std_init']))
     rng = np.random.default_rng(seed)
@@ -145,11 +171,11 @@ def fit_many_evosax(model, compute_loss, targets, n_targets, n_steps, *, n_start
     target_axis = None if targets is None else 0
     targets = _member_targets(targets, n_starts)
     one = generation_fn(strategy, es_params, loss_of, to_params)
-    generation = jax.jit(jax.vmap(one, in_axes=(0, 0, target_axis)))
+    generation = jax.jit(jax.vmap(one, in_axes=(0, 0, hidden_axes, target_axis)))
     best_loss, best_z, history = np.full(n, np.inf), np.array(z_members), []
     for g in range(n_steps):
         es_state, (losses, population) = generation(es_state, jax.vmap(jax.random.fold_in, (0, None))(keys, g),
-                                                    targets)
+                                                    hidden, targets)
         losses = np.asarray(losses)
         i = np.argmin(losses, axis=1)
         gen_best = losses[np.arange(n), i]
@@ -160,7 +186,7 @@ def fit_many_evosax(model, compute_loss, targets, n_targets, n_steps, *, n_start
         if verbose:
             print(f"[evosax x{n}] generation {g}: min best={best_loss.min():.6g}")
     best_raw = jax.jit(jax.vmap(to_params))(jnp.asarray(best_z))
-    _, aux = jax.jit(jax.vmap(loss_of, in_axes=(0, target_axis)))(best_raw, targets)
+    _, aux = jax.jit(jax.vmap(loss_of, in_axes=(0, hidden_axes, target_axis)))(best_raw, hidden, targets)
     write_raw(model, before)
     return best_loss.astype(np.float32), to_host(best_raw), np.stack(history), np.full(n, -1), aux
 
@@ -176,7 +202,7 @@ def member_values(model, best_raw, k):
 
 
 def fit_many(model, optimizer, compute_loss, targets, n_steps, *, backend='grad', n_starts=1, seed=0,
-             bounds=None, options=None, verbose=False):
+             bounds=None, options=None, per_target=None, verbose=False):
     """Fit each target ``n_starts`` times, all fits in one vmapped program; a :class:`ManyFitResult`.
 
     What :meth:`trainer.Fitter.fit_many` runs. ``targets`` is a list of
@@ -200,7 +226,7 @@ def fit_many(model, optimizer, compute_loss, targets, n_steps, *, backend='grad'
     """
     n_starts = check_n_starts(n_starts)
     stacked, n_targets = stack_targets(targets)
-    common = dict(n_starts=n_starts, bounds=bounds, seed=seed, verbose=verbose)
+    common = dict(n_starts=n_starts, bounds=bounds, seed=seed, per_target=per_target, verbose=verbose)
     if backend == 'evosax':
         out = fit_many_evosax(model, compute_loss, stacked, n_targets, n_steps, options=options, **common)
     else:

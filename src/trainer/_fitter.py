@@ -143,7 +143,7 @@ class Fitter:
         _checks.scalar(loss, 'objective')
         return loss, prediction
 
-    def fit_many(self, targets=None, n_steps=100, *, n_starts=1, seed=0, verbose=False):
+    def fit_many(self, targets=None, n_steps=100, *, n_starts=1, seed=0, per_target=None, verbose=False):
         """Fit every target (and ``n_starts`` starts each) at once, in one vmapped program.
 
         See :func:`trainer._fit_many.fit_many`; ``'grad'`` and ``'evosax'`` backends.
@@ -155,7 +155,7 @@ class Fitter:
         return _fit_many.fit_many(
             self.model, self.optimizer, self._compute_loss, targets, _check_n_steps(n_steps),
             backend=self.backend, n_starts=n_starts, seed=seed, bounds=self.bounds,
-            options=getattr(self, '_evosax_options', None), verbose=verbose)
+            options=getattr(self, '_evosax_options', None), per_target=per_target, verbose=verbose)
 
     def fit(self, target=None, n_steps=100, *, verbose=False, n_starts=None, seed=0):
         """Run the fit and return a :class:`FitResult`; the model ends at its best point.

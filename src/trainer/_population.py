@@ -64,17 +64,23 @@ def algorithm(name):
     return getattr(algorithms, name)
 
 
-def pure_loss(model, compute_loss):
+def pure_loss(model, compute_loss, *, with_hidden=False):
     """``(loss_of, params)``: ``loss_of(params, *args) -> (loss, aux)`` pure in the raw parameter values.
 
     ``params`` are the model's current raw values (``{path: array}``), the
     template that a caller perturbs. Hidden states and the RNG come from the
     model as it is now, the same for every call (a vmapped population shares
-    its noise: common random numbers).
+    its noise: common random numbers). With ``with_hidden=True`` the hidden
+    states are an argument too: ``(loss_of(params, hidden, *args), params, hidden)``.
     """
     program = Program(model)
     pure = program.pure(make_loss(model, compute_loss))
     state = program.read()
+    if with_hidden:
+        def loss_with(params, hidden, *args):
+            return pure(state._replace(params=params, hidden=hidden), *args)[1]
+
+        return loss_with, state.params, state.hidden
 
     def loss_of(params, *args):
         return pure(state._replace(params=params), *args)[1]
@@ -113,7 +119,10 @@ def unit_box(model, bounds):
 
 
 def generation_fn(strategy, es_params, loss_of, to_params):
-    """``generation(es_state, key, *args) -> (es_state, losses)``: ask, evaluate all in one vmap, tell."""
+    """``generation(es_state, key, *args) -> (es_state, (losses, population))``: ask, evaluate all in one vmap, tell.
+
+    ``args`` are passed to ``loss_of(params, *args)`` unchanged (the same for every candidate).
+    """
 
     def generation(es_state, key, *args):
         ask_key, tell_key = jax.random.split(key)
