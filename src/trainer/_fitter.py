@@ -62,7 +62,11 @@ class Fitter:
     callbacks : list of callable, optional
         ``callback(info)`` after every step with ``info = {'step', 'loss',
         'best_loss', 'model'}``; returning ``True`` stops the fit (``'grad'``).
-    backend : {'grad', 'scipy'}, default 'grad'
+    backend : {'grad', 'scipy', 'evosax'}, default 'grad'
+        ``'evosax'``: a population search (evosax, CMA-ES by default) whose
+        whole generation is one vmapped call; ``optimizer`` is an evosax
+        algorithm name or ``{'method', 'population_size', 'std_init'}``
+        (``std_init`` a fraction of the box), the box as for ``'scipy'``.
     bounds : dict, optional
         ``{dotted_name: (low, high)}`` for ``backend='scipy'`` (dimensionless
         parameters only). A parameter without an entry searches the box of
@@ -146,7 +150,50 @@ class Fitter:
     def fit_many(self, targets=None, n_steps=100, *, n_starts=1, seed=0, per_target=None, verbose=False):
         """Fit every target (and ``n_starts`` starts each) at once, in one vmapped program.
 
-        See :func:`trainer._fit_many.fit_many`; ``'grad'`` and ``'evosax'`` backends.
+        Each fit -- a (target, start) pair -- has its own parameters,
+        optimizer state (``'grad'``) or search distribution (``'evosax'``),
+        best point and history; one trace and one compilation serve them all.
+        Fit k ends where ``fit(targets[k])`` would (float32 rounding); a fit
+        whose loss or update is not finite freezes there while the others go on.
+
+        Parameters
+        ----------
+        targets : array, pytree or list
+            One target per fit along axis 0 (a list is stacked); ``None`` with
+            ``loss_fn`` (one target).
+        n_steps : int, default 100
+            Steps (``'grad'``) or generations (``'evosax'``).
+        n_starts : int, default 1
+            Fits per target: start 0 from the model's own point, the others
+            from seeded uniform draws in the search box (each ``Param``'s
+            bounded transform, or ``bounds``).
+        seed : int, default 0
+            Seeds the starts and the evosax search.
+        per_target : dict, optional
+            ``{dotted state name: values (n_targets, ...)}``: non-trainable
+            model states that differ between targets (each subject's
+            connectome); each fit's trace reads its own.
+        verbose : bool, default False
+
+        Returns
+        -------
+        ManyFitResult
+            Arrays ``(n_targets, n_starts)``; ``per_target`` and ``best`` as
+            :class:`FitResult`. The model ends holding the overall best fit.
+
+        Examples
+        --------
+        >>> import brainstate, braintools, numpy as np
+        >>> from trainer import Fitter
+        >>> class Point(brainstate.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.x = brainstate.nn.Param(0.0, fit=True)
+        >>> fitter = Fitter(Point(), braintools.optim.Adam(lr=0.1), objective=lambda p, t: (p - t) ** 2,
+        ...                 predict=lambda m: m.x.value())
+        >>> result = fitter.fit_many(np.array([1.0, -2.0]), n_steps=300)
+        >>> np.round(result.best_params['x'][:, 0], 2).tolist()
+        [1.0, -2.0]
         """
         if self.backend == 'scipy':
             raise ValueError("fit_many runs backend='grad' or backend='evosax' (one vmapped program); "
@@ -169,6 +216,12 @@ class Fitter:
             minimiser (``'scipy'``).
         verbose : bool, default False
             Print each step's loss (``'grad'``), or the result (``'scipy'``).
+        n_starts : int, optional
+            Run ``n_starts`` fits from different points in one program
+            (:meth:`fit_many`) and return the best; ``raw`` holds the
+            :class:`ManyFitResult` of every start.
+        seed : int, default 0
+            Seeds the starts (with ``n_starts``) and the ``'evosax'`` search.
 
         Raises
         ------
@@ -190,7 +243,7 @@ class Fitter:
         if self.backend == 'evosax':
             best_loss, history, prediction, strategy, es_state = _population.fit_population(
                 self.model, self._compute_loss, target, n_steps, bounds=self.bounds,
-                options=self._evosax_options, verbose=verbose)
+                options=self._evosax_options, seed=seed, verbose=verbose)
             return FitResult('evosax', best_loss, param_values(self.model), history, len(history),
                              prediction, self.model, strategy, es_state)
         register(self.optimizer, weights)

@@ -39,8 +39,10 @@ class ManyFitResult:
     >>> import numpy as np
     >>> r = ManyFitResult('grad', 1, 2, np.array([[0.5, 0.1]]), {'g': np.array([[1.0, 2.0]])},
     ...                   np.array([[[0.5, 0.1]]]), np.array([[-1, -1]]))
-    >>> r.per_target[0].best_params, r.starts[1].best_loss
-    ({'g': 2.0}, 0.1)
+    >>> float(r.per_target[0].best_params['g']), r.starts[1].best_loss
+    (2.0, 0.1)
+    >>> r
+    ManyFitResult(backend='grad', n_targets=1, n_starts=2, best_loss=0.1, diverged=0, params=[g])
     """
 
     backend: str
