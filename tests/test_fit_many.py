@@ -150,3 +150,9 @@ def test_per_target_states_give_each_fit_its_own_constants(backend, optimizer):
         fitter.fit_many(np.zeros((2, 2)), n_steps=1, per_target={'scale': np.ones((3, 2))})
     with pytest.raises(ValueError, match="per_target names 'nope'"):
         fitter.fit_many(np.zeros((2, 2)), n_steps=1, per_target={'nope': scales})
+
+
+def test_callbacks_are_refused_rather_than_ignored():
+    fitter = Fitter(Cliff(), objective=cliff, predict=lambda m: m.x.value(), callbacks=[lambda info: None])
+    with pytest.raises(ValueError, match='call none. Drop callbacks'):
+        fitter.fit_many(np.array([0.5]), n_steps=2)

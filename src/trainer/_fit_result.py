@@ -30,9 +30,9 @@ class FitResult:
     optimizer : Any, optional
         The optimizer that ran (a ``braintools.optim`` optimizer).
     raw : Any, optional
-        The backend's own result (SciPy's ``OptimizeResult`` for ``'scipy'``,
-        evosax's final state for ``'evosax'``; with ``fit(..., n_starts=K)``
-        the :class:`ManyFitResult` of every start).
+        The backend's own result: SciPy's ``OptimizeResult`` for ``'scipy'``;
+        for ``'evosax'`` and for ``fit(..., n_starts=K)``, the
+        :class:`ManyFitResult` of the whole search (every start).
 
     Examples
     --------

@@ -198,6 +198,10 @@ class Fitter:
         if self.backend == 'scipy':
             raise ValueError("fit_many runs backend='grad' or backend='evosax' (one vmapped program); "
                              "backend='scipy' fits one target at a time: call fit for each.")
+        if self.callbacks:
+            raise ValueError("callbacks see one fit's model after each step; fit_many, n_starts and "
+                             "backend='evosax' run many fits in one program and call none. Drop callbacks, "
+                             "or fit one target with backend='grad'.")
         _checks.has_trainable(trainable_states(self.model), 'Fitter')
         return _fit_many.fit_many(
             self.model, self.optimizer, self._compute_loss, targets, _check_n_steps(n_steps),
@@ -229,8 +233,9 @@ class Fitter:
             When a loss is NaN or infinite; the model keeps its best parameters.
         """
         n_steps = _check_n_steps(n_steps)
-        if n_starts is not None:  # every start in one program; the best one's FitResult, all of them in raw
-            many = self.fit_many(None if target is None else [target], n_steps, n_starts=n_starts,
+        if n_starts is not None or self.backend == 'evosax':
+            # Every start in one program (evosax: one search); the best one's FitResult, all of them in raw.
+            many = self.fit_many(None if target is None else [target], n_steps, n_starts=n_starts or 1,
                                  seed=seed, verbose=verbose)
             return dataclasses.replace(many.best, raw=many)
         if target is not None and not _all_finite(target):
@@ -240,12 +245,6 @@ class Fitter:
         _checks.has_trainable(weights, 'Fitter')
         if self.backend == 'scipy':
             return self._fit_scipy(target, n_steps, verbose)
-        if self.backend == 'evosax':
-            best_loss, history, prediction, strategy, es_state = _population.fit_population(
-                self.model, self._compute_loss, target, n_steps, bounds=self.bounds,
-                options=self._evosax_options, seed=seed, verbose=verbose)
-            return FitResult('evosax', best_loss, param_values(self.model), history, len(history),
-                             prediction, self.model, strategy, es_state)
         register(self.optimizer, weights)
         program = Program(self.model, self.optimizer)
         step = program.jit('fit', (self.objective, self.predict, self.loss_fn, self.transient),

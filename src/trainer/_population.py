@@ -10,7 +10,6 @@ candidate respects the bounds.
 """
 
 import importlib
-import math
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +20,7 @@ from ._program import Program
 from ._search_space import _build_search_space, _trainable_params
 from ._step import make_loss
 
-__all__ = ['algorithm', 'evosax_options', 'fit_population', 'generation_fn', 'pure_loss', 'unit_box', 'write_raw']
+__all__ = ['algorithm', 'evosax_options', 'generation_fn', 'pure_loss', 'unit_box', 'write_raw']
 
 _DEFAULTS = {'method': 'CMA_ES', 'population_size': 64, 'std_init': 0.3}
 # Candidates stay this far inside the box: a bounded transform's inverse is infinite on its edge.
@@ -134,36 +133,6 @@ def generation_fn(strategy, es_params, loss_of, to_params):
         return es_state, (losses, population)
 
     return generation
-
-
-def fit_population(model, compute_loss, target, n_steps, *, bounds, options, seed=0, verbose=False):
-    """The ``'evosax'`` backend of :class:`~trainer.Fitter`: ``n_steps`` generations, best point kept.
-
-    Returns the pieces of a ``FitResult``: ``(best_loss, history, prediction,
-    strategy, es_state)``; ``model`` ends holding the best candidate.
-    """
-    to_params, z0, _ = unit_box(model, bounds)
-    loss_of, _ = pure_loss(model, compute_loss)
-    strategy = algorithm(options['method'])(population_size=options['population_size'], solution=z0)
-    es_params = strategy.default_params.replace(std_init=float(options['std_init']))
-    init_key, key = jax.random.split(jax.random.key(seed))
-    es_state = strategy.init(init_key, z0, es_params)
-    generation = jax.jit(generation_fn(strategy, es_params, loss_of, to_params))
-    target = jax.device_put(target) if isinstance(target, (np.ndarray, float, int)) else target
-    history, best_loss, best_z = [], math.inf, z0
-    for g in range(n_steps):
-        es_state, (losses, population) = generation(es_state, jax.random.fold_in(key, g), target)
-        losses = np.asarray(losses)
-        i = int(np.argmin(losses))
-        history.append(float(losses[i]))
-        if losses[i] < best_loss:
-            best_loss, best_z = float(losses[i]), population[i]
-        if verbose:
-            print(f"[evosax] generation {g}: best={history[-1]:.6g} overall={best_loss:.6g}")
-    raw = to_params(best_z)
-    loss, prediction = jax.jit(loss_of)(raw, target)
-    write_raw(model, raw)
-    return float(loss) if math.isfinite(best_loss) else best_loss, history, prediction, strategy, es_state
 
 
 def write_raw(model, raw):
