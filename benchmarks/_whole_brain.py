@@ -29,7 +29,7 @@ class HopfBrain(brainstate.nn.Module):
         self.conn = brainstate.State(jnp.asarray(weights, jnp.float32))
         self.omega = brainstate.State(jnp.asarray(omega, jnp.float32))
         self.g = brainstate.nn.Param(g, t=brainstate.nn.SigmoidT(0.0, 3.0), fit=True)
-        self.sigma = brainstate.nn.Param(sigma, t=brainstate.nn.SigmoidT(0.002, 0.1), fit=True)
+        self.sigma = brainstate.nn.Param(sigma, t=brainstate.nn.SigmoidT(0.002, 0.3), fit=True)
         self.node = brainmass.HopfStep(n, a=brainstate.nn.Param(a, t=brainstate.nn.SigmoidT(-0.3, 0.1), fit=True),
                                        w=0.0, beta=1.0)
         self.tr_steps = int(np.ceil(tr / DT - 1e-9))

