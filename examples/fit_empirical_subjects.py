@@ -37,7 +37,7 @@ class HopfBrain(brainstate.nn.Module):
         self.conn = brainstate.State(jnp.zeros((n_regions, n_regions)))
         self.omega = brainstate.State(jnp.zeros(n_regions))
         self.g = brainstate.nn.Param(0.5, t=brainstate.nn.SigmoidT(0.0, 3.0), fit=True)
-        self.sigma = brainstate.nn.Param(0.02, t=brainstate.nn.SigmoidT(0.002, 0.1), fit=True)
+        self.sigma = brainstate.nn.Param(0.02, t=brainstate.nn.SigmoidT(0.002, 0.3), fit=True)
         a = brainstate.nn.Param(-0.02, t=brainstate.nn.SigmoidT(-0.3, 0.1), fit=True)
         self.node = brainmass.HopfStep(n_regions, a=a, w=0.0, beta=1.0)  # the rotation comes in as input
         self.steps_per_frame = int(np.ceil(tr / 0.1 - 1e-9))
