@@ -78,6 +78,7 @@ def vmapped(setup, n_gen):
     _, target, to_params, z0, loss_of, strategy, es_params = setup
     generation = jax.jit(_population.generation_fn(strategy, es_params, loss_of, to_params))
     state = strategy.init(jax.random.key(0), z0, es_params)
+    state = _population.settle(state, generation, jax.random.key(1), target)
     state, _ = generation(state, jax.random.key(1), target)  # compile
     jax.block_until_ready(state)
     start = time.perf_counter()
@@ -93,6 +94,8 @@ def one_at_a_time(setup, n_gen):
     tell = jax.jit(lambda k, pop, fit, s: strategy.tell(k, pop, fit, s, es_params)[0])
     one = jax.jit(lambda z, t: loss_of(to_params(jnp.clip(z, 0.0, 1.0)), t)[0])
     state = strategy.init(jax.random.key(0), z0, es_params)
+    state = _population.settle(state, lambda s, k, p, f: (tell(k, p, f, s),), jax.random.key(1),
+                               jnp.zeros((POPULATION, z0.shape[0])), jnp.zeros(POPULATION))
 
     def generation(state, key):
         k1, k2 = jax.random.split(key)

@@ -18,7 +18,7 @@ import numpy as np
 from ._many_result import ManyFitResult
 from ._members import member_of, stack, to_host
 from ._params import param_values, trainable_states
-from ._population import algorithm, generation_fn, pure_loss, unit_box, write_raw
+from ._population import algorithm, generation_fn, pure_loss, settle, unit_box, write_raw
 from ._program import Program
 from ._step import make_train_step, register
 
@@ -173,9 +173,10 @@ def fit_many_evosax(model, compute_loss, targets, n_targets, n_steps, *, n_start
     one = generation_fn(strategy, es_params, loss_of, to_params)
     generation = jax.jit(jax.vmap(one, in_axes=(0, 0, hidden_axes, target_axis)))
     best_loss, best_z, history = np.full(n, np.inf), np.array(z_members), []
+    keys_of = jax.jit(jax.vmap(jax.random.fold_in, (0, None)))
+    es_state = settle(es_state, generation, keys_of(keys, 0), hidden, targets)
     for g in range(n_steps):
-        es_state, (losses, population) = generation(es_state, jax.vmap(jax.random.fold_in, (0, None))(keys, g),
-                                                    hidden, targets)
+        es_state, (losses, population) = generation(es_state, keys_of(keys, g), hidden, targets)
         losses = np.asarray(losses)
         i = np.argmin(losses, axis=1)
         gen_best = losses[np.arange(n), i]

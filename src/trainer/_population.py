@@ -20,7 +20,7 @@ from ._program import Program
 from ._search_space import _build_search_space, _trainable_params
 from ._step import make_loss
 
-__all__ = ['algorithm', 'evosax_options', 'generation_fn', 'pure_loss', 'unit_box', 'write_raw']
+__all__ = ['algorithm', 'evosax_options', 'generation_fn', 'pure_loss', 'settle', 'unit_box', 'write_raw']
 
 _DEFAULTS = {'method': 'CMA_ES', 'population_size': 64, 'std_init': 0.3}
 # Candidates stay this far inside the box: a bounded transform's inverse is infinite on its edge.
@@ -133,6 +133,17 @@ def generation_fn(strategy, es_params, loss_of, to_params):
         return es_state, (losses, population)
 
     return generation
+
+
+def settle(es_state, generation, *args):
+    """``es_state`` with the dtypes that ``generation(es_state, *args)`` returns.
+
+    evosax's ``init`` leaves some leaves weak-typed (the mean, the step size)
+    that ``tell`` returns strong: left so, the second generation compiles
+    the whole program again.
+    """
+    out = jax.eval_shape(generation, es_state, *args)[0]
+    return jax.tree.map(lambda x, s: x if s.weak_type else jnp.asarray(x, s.dtype), es_state, out)
 
 
 def write_raw(model, raw):
