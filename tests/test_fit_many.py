@@ -2,6 +2,7 @@
 
 import brainstate
 import braintools
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -43,6 +44,19 @@ def test_each_target_matches_its_own_solo_fit():
         np.testing.assert_allclose(member.best_params['g'], solo.best_params['g'], rtol=1e-4)
         assert member.best_loss == pytest.approx(solo.best_loss, rel=1e-4, abs=1e-7)
     assert np.all(np.diff(np.argsort([float(m.best_params['g']) for m in many.per_target])) > 0)
+
+
+_COMPILED = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kw: _COMPILED.append(kw.get('fun_name', '?'))
+    if event == '/jax/core/compile/backend_compile_duration' else None)
+
+
+def test_one_compilation_serves_every_step_target_and_start():
+    start = len(_COMPILED)
+    fitter = Fitter(TwoWells(), braintools.optim.Adam(lr=0.05), loss_fn=two_wells)
+    fitter.fit(n_steps=6, n_starts=3)
+    assert sum('many_step' in name for name in _COMPILED[start:]) == 1
 
 
 def test_one_trace_serves_any_number_of_targets():
