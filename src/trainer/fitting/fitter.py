@@ -3,7 +3,6 @@
 import dataclasses
 import math
 import numbers
-from typing import Any
 
 import braintools
 import brainunit as u
@@ -20,57 +19,12 @@ from ..core.program import Program
 from .search_space import build_search_space, finite_box, trainable_params, scipy_options  # noqa: F401
 from ..core.step import make_loss, make_train_step, register
 from ..loop.callbacks import as_callbacks, is_main
+from . import many as _fit_many, population as _population
+from .result import FitResult
 
 __all__ = ['FitResult', 'Fitter', 'NonFiniteLossError']
 
-_BACKENDS = ('grad', 'scipy')
-
-
-@dataclasses.dataclass(frozen=True, repr=False)
-class FitResult:
-    """What :meth:`Fitter.fit` returns; brainmass's fields, constructible as brainmass's.
-
-    Attributes
-    ----------
-    backend : str
-        ``'grad'`` or ``'scipy'``.
-    best_loss : float
-        The lowest loss seen.
-    best_params : dict
-        ``{dotted_name: value}`` at the best-seen point (constrained values,
-        units kept): the parameters at which ``best_loss`` was measured.
-    history : list of float
-        The loss of every step (``'grad'``); the final loss (``'scipy'``).
-    n_steps : int
-        Steps actually run (fewer when a callback stopped the fit).
-    prediction : Any, optional
-        The auxiliary output (the prediction) at the best-seen point.
-    model : brainstate.nn.Module, optional
-        The fitted model, holding ``best_params``.
-    optimizer : Any, optional
-        The optimizer that ran (a ``braintools.optim`` optimizer).
-    raw : Any, optional
-        The backend's own result (SciPy's ``OptimizeResult`` for ``'scipy'``).
-
-    Examples
-    --------
-    >>> FitResult(backend='grad', best_loss=0.5, best_params={'g': 1.0}, history=[0.5], n_steps=1)
-    FitResult(backend='grad', best_loss=0.5, n_steps=1, params=[g])
-    """
-
-    backend: str
-    best_loss: float
-    best_params: dict
-    history: list
-    n_steps: int
-    prediction: Any = None
-    model: Any = None
-    optimizer: Any = None
-    raw: Any = None
-
-    def __repr__(self):
-        return (f"FitResult(backend={self.backend!r}, best_loss={self.best_loss:.6g}, "
-                f"n_steps={self.n_steps}, params=[{', '.join(self.best_params)}])")
+_BACKENDS = ('grad', 'scipy', 'evosax')
 
 
 def _check_n_steps(n_steps):
@@ -114,7 +68,11 @@ class Fitter:
         ``ProgressBar``, ``CSVLogger`` apply), or functions ``callback(info)``
         with ``info = {'step', 'loss', 'best_loss', 'model'}``; returning
         ``True`` stops the fit (``'grad'``).
-    backend : {'grad', 'scipy'}, default 'grad'
+    backend : {'grad', 'scipy', 'evosax'}, default 'grad'
+        ``'evosax'``: a population search (evosax, CMA-ES by default) whose
+        whole generation is one vmapped call; ``optimizer`` is an evosax
+        algorithm name or ``{'method', 'population_size', 'std_init'}``
+        (``std_init`` a fraction of the box), the box as for ``'scipy'``.
     bounds : dict, optional
         ``{dotted_name: (low, high)}`` for ``backend='scipy'`` (dimensionless
         parameters only). A parameter without an entry searches the box of
@@ -162,6 +120,8 @@ class Fitter:
                 raise ValueError("bounds (search_space) box a gradient-free search: use them with backend='scipy', "
                                  "or bound a gradient fit with Param(value, t=SigmoidT(low, high)).")
             optimizer = braintools.optim.Adam(lr=1e-2) if optimizer is None else _checks.optax_optimizer(optimizer)
+        elif backend == 'evosax':
+            self._evosax_options = _population.evosax_options(optimizer)
         else:
             self._scipy_options = scipy_options(optimizer)
         if objective is None and loss_fn is None:
@@ -194,7 +154,68 @@ class Fitter:
         _checks.scalar(loss, 'objective')
         return loss, prediction
 
-    def fit(self, target=None, n_steps=100, *, verbose=False):
+    def fit_many(self, targets=None, n_steps=100, *, n_starts=1, seed=0, per_target=None, verbose=False):
+        """Fit every target (and ``n_starts`` starts each) at once, in one vmapped program.
+
+        Each fit -- a (target, start) pair -- has its own parameters,
+        optimizer state (``'grad'``) or search distribution (``'evosax'``),
+        best point and history; one trace and one compilation serve them all.
+        Fit k ends where ``fit(targets[k])`` would (float32 rounding); a fit
+        whose loss or update is not finite freezes there while the others go on.
+
+        Parameters
+        ----------
+        targets : array, pytree or list
+            One target per fit along axis 0 (a list is stacked); ``None`` with
+            ``loss_fn`` (one target).
+        n_steps : int, default 100
+            Steps (``'grad'``) or generations (``'evosax'``).
+        n_starts : int, default 1
+            Fits per target: start 0 from the model's own point, the others
+            from seeded uniform draws in the search box (each ``Param``'s
+            bounded transform, or ``bounds``).
+        seed : int, default 0
+            Seeds the starts and the evosax search.
+        per_target : dict, optional
+            ``{dotted state name: values (n_targets, ...)}``: non-trainable
+            model states that differ between targets (each subject's
+            connectome); each fit's trace reads its own.
+        verbose : bool, default False
+
+        Returns
+        -------
+        ManyFitResult
+            Arrays ``(n_targets, n_starts)``; ``per_target`` and ``best`` as
+            :class:`FitResult`. The model ends holding the overall best fit.
+
+        Examples
+        --------
+        >>> import brainstate, braintools, numpy as np
+        >>> from trainer import Fitter
+        >>> class Point(brainstate.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.x = brainstate.nn.Param(0.0, fit=True)
+        >>> fitter = Fitter(Point(), braintools.optim.Adam(lr=0.1), objective=lambda p, t: (p - t) ** 2,
+        ...                 predict=lambda m: m.x.value())
+        >>> result = fitter.fit_many(np.array([1.0, -2.0]), n_steps=300)
+        >>> np.round(result.best_params['x'][:, 0], 2).tolist()
+        [1.0, -2.0]
+        """
+        if self.backend == 'scipy':
+            raise ValueError("fit_many runs backend='grad' or backend='evosax' (one vmapped program); "
+                             "backend='scipy' fits one target at a time: call fit for each.")
+        if self.callbacks:
+            raise ValueError("callbacks see one fit's model after each step; fit_many, n_starts and "
+                             "backend='evosax' run many fits in one program and call none. Drop callbacks, "
+                             "or fit one target with backend='grad'.")
+        _checks.has_trainable(trainable_states(self.model), 'Fitter')
+        return _fit_many.fit_many(
+            self.model, self.optimizer, self._compute_loss, targets, _check_n_steps(n_steps),
+            backend=self.backend, n_starts=n_starts, seed=seed, bounds=self.bounds,
+            options=getattr(self, '_evosax_options', None), per_target=per_target, verbose=verbose)
+
+    def fit(self, target=None, n_steps=100, *, verbose=False, n_starts=None, seed=0):
         """Run the fit and return a :class:`FitResult`; the model ends at its best point.
 
         Parameters
@@ -206,6 +227,12 @@ class Fitter:
             minimiser (``'scipy'``).
         verbose : bool, default False
             Print each step's loss (``'grad'``), or the result (``'scipy'``).
+        n_starts : int, optional
+            Run ``n_starts`` fits from different points in one program
+            (:meth:`fit_many`) and return the best; ``raw`` holds the
+            :class:`ManyFitResult` of every start.
+        seed : int, default 0
+            Seeds the starts (with ``n_starts``) and the ``'evosax'`` search.
 
         Raises
         ------
@@ -213,6 +240,11 @@ class Fitter:
             When a loss is NaN or infinite; the model keeps its best parameters.
         """
         n_steps = _check_n_steps(n_steps)
+        if n_starts is not None or self.backend == 'evosax':
+            # Every start in one program (evosax: one search); the best one's FitResult, all of them in raw.
+            many = self.fit_many(None if target is None else [target], n_steps, n_starts=n_starts or 1,
+                                 seed=seed, verbose=verbose)
+            return dataclasses.replace(many.best, raw=many)
         if target is not None and not _all_finite(target):
             raise ValueError("target contains NaN or infinite values; the loss against it would be "
                              "NaN at every step. Clean the target (e.g. drop or interpolate the gaps).")
