@@ -52,7 +52,8 @@ COST = {
     'test_prediction.py': 11, 'test_checkpoint.py': 9, 'test_docs.py': 9, 'test_properties.py': 9,
     'test_fitter.py': 8, 'test_seed_parity.py': 6, 'test_checks.py': 6, 'test_brainmass_interop.py': 6,
     'test_bad_inputs.py': 5, 'test_load_checkpoint.py': 4, 'test_simulator.py': 3, 'test_result.py': 3,
-    'test_support.py': 3, 'test_datasets_registry.py': 3, 'test_curriculum.py': 28,
+    'test_support.py': 3, 'test_datasets_registry.py': 3, 'test_curriculum.py': 28, 'test_callbacks.py': 10,
+    'test_layers.py': 1,
     'test_datasets_stream.py': 28, 'test_datasets_multitask.py': 12, 'test_datasets_neurogym.py': 4,
     'test_scores.py': 4,
     # Estimated from runs on a loaded machine (load ~20 on 2 cores), scaled down: re-measure.

@@ -132,3 +132,21 @@ def test_initialize_twice_is_refused(monkeypatch):
     monkeypatch.setattr(distributed, '_initialized', [True])
     with pytest.raises(RuntimeError, match='already called'):
         distributed.initialize('127.0.0.1:1', num_processes=1, process_id=0)
+
+
+def test_an_ensemble_over_two_devices_equals_one_device(fork_server, tmp_path):
+    """Each member's batch split over 2 forced host devices, per step and as a compiled epoch."""
+    out = str(tmp_path / 'ensemble.json')
+    flags = os.environ.get('XLA_FLAGS', '')
+    env = {'XLA_FLAGS': f'{flags} --xla_force_host_platform_device_count=2'.strip()}
+    job = {'path': os.path.join(os.path.dirname(__file__), 'scripts', 'ensemble_devices.py'), 'argv': [out],
+           'env': env, 'cwd': str(tmp_path)}
+    for returncode, _, stderr in fork_server.run([job], tmp_path, timeout=240):
+        assert returncode == 0, stderr[-3000:]
+    got = json.load(open(out))
+    for compile_epoch in ('False', 'True'):
+        assert got[f'2-{compile_epoch}-compiles'] == {'train': 1, 'eval': 1}
+        for one, two in zip(got[f'None-{compile_epoch}'], got[f'2-{compile_epoch}'], strict=True):
+            untimed = [[{k: v for k, v in row.items() if k != 'time'} for row in rows] for rows in (one, two)]
+            assert_same_fit({'history': untimed[0], 'params': {}}, {'history': untimed[1], 'params': {}})
+    assert got['curriculum'] == [[0, 1, 1], [0, 1, 1]]

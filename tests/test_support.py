@@ -57,10 +57,12 @@ def test_checkpoint_round_trip_with_units(tmp_path):
         programs.append(Program(m, opt))
     path = str(tmp_path / 'c.msgpack')
     saved = programs[0].read()
-    save(path, saved, saved.params, {'epoch': 3})
+    record = {'epoch': 3, 'seed': 0, 'batch_size': 1, 'history': [], 'best_epoch': None, 'best_value': None,
+              'wait': 0}  # a Trainer's progress record (load checks its keys)
+    save(path, saved, saved.params, record)
     state, best, progress = load(path, programs[1].read())
     programs[1].write(state)
-    assert progress == {'epoch': 3}
+    assert progress == record
     assert u.math.allclose(b.v.value(), -60. * u.mV)
     assert u.math.allclose(best[('v', 'val')], -60. * u.mV)
 

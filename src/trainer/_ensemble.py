@@ -159,7 +159,7 @@ class Ensemble:
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, seeds=None, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
             restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None,
-            compile_cache=False, callbacks=None):
+            compile_cache=True, callbacks=None):
         """Train every member for up to ``n_epochs``; return an :class:`EnsembleResult`.
 
         Takes the arguments of :meth:`trainer.Trainer.fit`; early stopping,

@@ -147,7 +147,7 @@ class Trainer:
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
             restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None,
-            compile_cache=False, callbacks=None):
+            compile_cache=True, callbacks=None):
         """Train for ``n_epochs`` and return a :class:`TrainResult`.
 
         Parameters
@@ -186,10 +186,11 @@ class Trainer:
             Write a msgpack checkpoint to this path after every epoch.
         resume_from : str, optional
             Continue from a checkpoint written by ``checkpoint=``.
-        compile_cache : bool or str, default False
-            Use JAX's persistent compilation cache (``True``: in
-            ``~/.cache/brain-trainer/jax``; a string: in that folder), so a
-            rerun loads its programs from disk.
+        compile_cache : bool or str, default True
+            Use JAX's persistent compilation cache, so a rerun of a script
+            loads its programs from disk instead of compiling them (``True``:
+            the folder already configured, else ``~/.cache/brain-trainer/jax``;
+            a string: that folder; ``False``: leave JAX's setting alone).
         callbacks : list, optional
             More callbacks for this fit only, after the constructor's. The
             shortcuts add built-ins around them: ``patience`` an

@@ -62,7 +62,7 @@ class Fit:
         self.plan = self.state = None
         self.epoch = self.start_epoch = 0
         self.trained = [True] * self.n_models
-        self.stop_requested = False
+        self.stop_requested, self.saved_paths = False, []
 
     # -- what a callback reads --------------------------------------------------------
     @property
@@ -135,12 +135,14 @@ class Fit:
     def save(self, path):
         """Write a checkpoint of the fit as it stands to ``path`` (atomically).
 
-        It holds the state after this epoch and each callback's ``state_dict()``:
-        the callbacks that ran before this call hold this epoch's, the later ones
-        the last epoch's (so save last if a later callback's state matters).
+        It holds the state after this epoch and each callback's ``state_dict()``.
+        The callbacks after the saving one see the file; if one of them keeps a
+        state, the loop writes the file again once they have all run, so a
+        resumed fit continues exactly.
         """
         _checkpoint.save(path, self.engine.to_host(self.state), self.engine.to_host(self.engine.best_params),
                          self.progress())
+        self.saved_paths.append(path)
 
     def rows_of(self, epoch):
         """The history rows of ``epoch`` (one per member that trained)."""
@@ -271,10 +273,14 @@ def _check_resume(progress, path, fit):
 
 
 def _load_callbacks(progress, callbacks):
-    saved = progress.get('callbacks', [])
-    for cb, entry in zip(callbacks, saved):
-        if entry.get('class') == type(cb).__name__:
-            cb.load_state_dict(entry.get('state', {}))
+    """Give each callback the state its namesake saved (the k-th of a class gets the k-th saved one)."""
+    saved = {}
+    for entry in progress.get('callbacks', []):
+        saved.setdefault(entry.get('class'), []).append(entry.get('state', {}))
+    for cb in callbacks:
+        states = saved.get(type(cb).__name__)
+        if states:
+            cb.load_state_dict(states.pop(0))
 
 
 def _resume(fit, saved, progress, path):
@@ -374,7 +380,13 @@ def _freeze_diverged(fit, before, after, sums, finite, epoch, diverged):
 def _after_epoch(fit, epoch):
     """Callbacks (stops, checkpoints), then the curriculum; ``True`` ends the fit."""
     logs = fit.logs()
-    asked = [cb.on_epoch_end(epoch, logs) is True for cb in fit.callbacks]
+    fit.saved_paths, asked, stale = [], [], False
+    for cb in fit.callbacks:
+        saved_before = bool(fit.saved_paths)
+        asked.append(cb.on_epoch_end(epoch, logs) is True)
+        stale = stale or (saved_before and bool(cb.state_dict()))
+    for path in dict.fromkeys(fit.saved_paths) if stale else ():
+        fit.save(path)  # again, with the state of the callbacks that ran after the first write
     if any(getattr(cb, 'changes_model', True) for cb in fit.callbacks):
         fit.state = fit.engine.read(fit.state)  # a callback may have changed the model
     if any(asked) or fit.stop_requested:
