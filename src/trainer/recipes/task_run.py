@@ -143,7 +143,7 @@ def scoring_for(recipe):
 
 
 def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None,
-               checkpoint=None, resume_from=None, devices=None):
+               checkpoint=None, resume_from=None, devices=None, callbacks=None):
     """Train :class:`trainer.models.RateRNN` on a registered task at its recipe.
 
     The recipe's stages (its curriculum, then the task itself) become a
@@ -173,6 +173,9 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
         was written (the same task, recipe and seed).
     devices : optional
         Passed to the ``Trainer``: split each batch over these devices.
+    callbacks : list, optional
+        More :class:`trainer.callbacks.Callback` objects for the fit (e.g.
+        :class:`~trainer.callbacks.TensorBoard`, :class:`~trainer.callbacks.MLflow`).
 
     Returns
     -------
@@ -209,7 +212,7 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
                       callbacks=callbacks, progress=progress, devices=devices)
     result = trainer.fit(curriculum, n_epochs=recipe.n_epochs, batch_size=recipe.batch_size,
                          seed=seed, patience=recipe.patience, compile_epoch=recipe.compile_epoch,
-                         checkpoint=checkpoint, resume_from=resume_from)
+                         checkpoint=checkpoint, resume_from=resume_from, callbacks=callbacks)
     history = result.history
     stage_epochs = tuple(sum(row['stage'] == s for row in history)
                          for s in range(history[-1]['stage'] + 1))
