@@ -17,8 +17,8 @@ heartbeat for the trials it trains, and trials whose heartbeat stopped (a
 killed worker) are marked ``FAIL`` by the next round of any worker and
 re-enqueued with the same parameters (Optuna's
 ``RetryHeartbeatStaleTrialCallback``), so they are trained once more, from
-scratch. A worker stopped by an exception (Ctrl-C included) tells its trials
-``FAIL`` before it exits.
+scratch. A worker stopped by an exception (Ctrl-C included) tells its
+unfinished trials ``FAIL`` and enqueues their parameters again before it exits.
 """
 
 import contextlib
@@ -167,9 +167,7 @@ def sweep(task, *, n_trials, storage='sqlite:///study.db', study_name=None, spac
                     if log is not None:
                         log(f'trials {[t.number for t in group]}: one program of {len(group)}')
             except BaseException:
-                for trial in batch:  # a worker stopping on an error leaves no trial RUNNING
-                    with contextlib.suppress(Exception):
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                _give_back(study, batch)
                 raise
             heart.running = []
     return _result(study, fixed, monitor, trained, n_programs, time.perf_counter() - start)
@@ -191,6 +189,15 @@ def _train_and_tell(study, group, fixed, base, data, n_epochs, seed, monitor, me
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
             study.tell(trial, value)
+
+
+def _give_back(study, batch):
+    """A worker stopping on an error (Ctrl-C included): its unfinished trials FAIL and are enqueued again."""
+    from optuna.trial import TrialState
+    for trial in batch:
+        with contextlib.suppress(Exception):  # already told
+            study.tell(trial, state=TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={'retry_of': trial.number})
 
 
 def _ask_batch(study, searched, fixed, n_trials, members):
