@@ -1,6 +1,7 @@
 """TensorBoard and MLflow callbacks, read back with the tools' own readers and compared with the history."""
 
 import functools
+import json
 import sys
 
 import braintools
@@ -149,3 +150,19 @@ def test_without_the_extra_the_error_names_it(cls, module, args, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r'pip install -e "\.\[tracking\]"'):
         cls(*args)
+
+
+def test_train_command_tracking_flags(tmp_path, store, monkeypatch):
+    from trainer import __main__ as cli
+    monkeypatch.setenv('COLUMNS', '80')
+    argv = ['train', '--task', 'delayed_match_task', '--n-trials', '40', '--epochs', '2', '--batch-size', '16',
+            '--hidden', '8', '--no-compile-cache', '--no-progress', '--out', str(tmp_path / 'run'),
+            '--tensorboard', str(tmp_path / 'tb'), '--mlflow', store[0], '--mlflow-experiment', 'cli']
+    assert cli.main(argv) == 0
+    history = json.load(open(tmp_path / 'run' / 'history.json'))['history']
+    assert [e.value for e in read_board(tmp_path / 'tb').Scalars('held_out_acc')] == \
+        pytest.approx([row['held_out_acc'] for row in history], rel=1e-6)
+    client = MlflowClient(tracking_uri=store[0])
+    [run] = client.search_runs([client.get_experiment_by_name('cli').experiment_id])
+    assert run.info.run_name == 'run' and run.data.params['recipe.hidden'] == '8'
+    assert sorted(a.path for a in client.list_artifacts(run.info.run_id)) == ['checkpoint.msgpack', 'curves.png']
