@@ -155,6 +155,7 @@ def test_without_the_extra_the_error_names_it(cls, module, args, monkeypatch):
 def test_train_command_tracking_flags(tmp_path, store, monkeypatch):
     from trainer import __main__ as cli
     monkeypatch.setenv('COLUMNS', '80')
+    monkeypatch.chdir(tmp_path)  # a new experiment's artifacts go to MLflow's default, ./mlruns
     argv = ['train', '--task', 'delayed_match_task', '--n-trials', '40', '--epochs', '2', '--batch-size', '16',
             '--hidden', '8', '--no-compile-cache', '--no-progress', '--out', str(tmp_path / 'run'),
             '--tensorboard', str(tmp_path / 'tb'), '--mlflow', store[0], '--mlflow-experiment', 'cli']

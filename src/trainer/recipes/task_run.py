@@ -206,10 +206,10 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     n_output = train.n_classes if train.n_classes is not None else train.targets.shape[-1]
     model = RateRNN(train.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
     optimizer, lr_schedule = optimizer_for(recipe)
-    callbacks = [] if log is None else [lambda info: log(info['history'][-1])]
+    logging = [] if log is None else [lambda info: log(info['history'][-1])]
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
-                      callbacks=callbacks, progress=progress, devices=devices)
+                      callbacks=logging, progress=progress, devices=devices)
     result = trainer.fit(curriculum, n_epochs=recipe.n_epochs, batch_size=recipe.batch_size,
                          seed=seed, patience=recipe.patience, compile_epoch=recipe.compile_epoch,
                          checkpoint=checkpoint, resume_from=resume_from, callbacks=callbacks)

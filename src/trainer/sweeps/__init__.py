@@ -10,7 +10,7 @@
 Trials that differ only in ``lr``, ``weight_decay`` and ``seed`` (the
 vmappable hyper-parameters) train together as one :class:`trainer.Ensemble`;
 structural ones (hidden size, batch size, clip, cell) are sampled once per
-program (see :mod:`trainer.sweeps.study`). ``optuna`` is imported when a
+program (see :func:`sweep`). ``optuna`` is imported when a
 sweep starts (the ``tracking`` extra).
 """
 

@@ -6,10 +6,24 @@ __all__ = ['DEFAULT_SPACE', 'STRUCTURAL', 'VMAPPED', 'distributions']
 
 VMAPPED = ('lr', 'weight_decay', 'seed')
 """Hyper-parameters K trials can differ in inside one vmapped program (the Ensemble's per-member
-``hparams`` and each member's initial weights and shuffle seed)."""
+``hparams`` and each member's initial weights and shuffle seed).
+
+Examples
+--------
+>>> from trainer.sweeps import VMAPPED
+>>> 'lr' in VMAPPED, 'hidden' in VMAPPED
+(True, False)
+"""
 
 STRUCTURAL = ('hidden', 'batch_size', 'grad_clip_norm', 'cell')
-"""Recipe fields that change the program (shapes, the clip, the cell): one value per program."""
+"""Recipe fields that change the program (shapes, the clip, the cell): one value per program.
+
+Examples
+--------
+>>> from trainer.sweeps import STRUCTURAL
+>>> STRUCTURAL
+('hidden', 'batch_size', 'grad_clip_norm', 'cell')
+"""
 
 DEFAULT_SPACE = {
     'lr': (1e-4, 3e-2, 'log'),
@@ -19,7 +33,14 @@ DEFAULT_SPACE = {
     'grad_clip_norm': [0.5, 1.0, 5.0],
 }
 """What ``sweep(space=None)`` searches: learning rate and weight decay (log-uniform), hidden size,
-batch size and gradient clipping."""
+batch size and gradient clipping.
+
+Examples
+--------
+>>> from trainer.sweeps import DEFAULT_SPACE
+>>> DEFAULT_SPACE['lr'], DEFAULT_SPACE['hidden']
+((0.0001, 0.03, 'log'), [32, 64, 128])
+"""
 
 
 def distributions(space):

@@ -96,8 +96,8 @@ def sweep(task, *, n_trials, storage='sqlite:///study.db', study_name=None, spac
     study_name : str, optional
         Default ``'<task>'``. Loaded if it exists.
     space : dict, optional
-        ``{name: spec}`` (see :func:`trainer.sweeps.space.distributions`); default
-        :data:`~trainer.sweeps.space.DEFAULT_SPACE`.
+        ``{name: spec}`` (see :func:`trainer.sweeps.distributions`); default
+        :data:`trainer.sweeps.DEFAULT_SPACE`.
     members : int, default 8
         Trials per compiled program (``1``: one Trainer per trial).
     pruner : 'median', None or optuna.pruners.BasePruner
