@@ -141,3 +141,19 @@ def test_sweep_command_runs_a_study_and_reports_the_best(tmp_path, capsys, monke
         cli.main([*argv, '--space', 'lr,momentum'])
     assert stop.value.code == 2
     assert "error: --space 'lr,momentum': choose among lr, weight_decay" in capsys.readouterr().err
+
+
+def test_without_the_extra_the_error_names_it(monkeypatch):
+    import sys
+    for name in [m for m in sys.modules if m == 'optuna' or m.startswith('optuna.')]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=r'trainer.sweep needs the `tracking` extra.*pip install -e "\.\[tracking\]"'):
+        trainer.sweep(TASK, n_trials=1)
+
+
+def test_import_trainer_loads_no_tracking_library(fork_server, tmp_path):
+    code = ("import sys, trainer, trainer.callbacks, trainer.sweeps\n"
+            "print(sorted(m for m in ('optuna', 'mlflow', 'tensorboardX', 'tensorboard') if m in sys.modules))\n")
+    [(status, out, err)] = fork_server.run([{'code': code, 'cwd': str(tmp_path)}], tmp_path, timeout=120)
+    assert status == 0, err[-2000:]
+    assert out.strip().splitlines()[-1] == '[]'
