@@ -17,8 +17,8 @@ value per member); ``self.fit`` (set in ``on_fit_start``) is the running fit:
 ``fit.save(path)``. A callback's ``state_dict()`` is saved in the checkpoint,
 so ``resume_from=`` continues it exactly. The built-ins are what the ``fit``
 shortcuts add: ``patience=`` an :class:`EarlyStopping`, ``checkpoint=`` a
-:class:`ModelCheckpoint`, ``progress=True`` a :class:`ProgressBar`. :class:`TensorBoard` and :class:`MLflow` track runs
-(the ``tracking`` extra).
+:class:`ModelCheckpoint`, ``progress=True`` a :class:`ProgressBar`.
+:class:`TensorBoard` and :class:`MLflow` track runs (the ``tracking`` extra).
 """
 
 from .loop.callbacks import (
