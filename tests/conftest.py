@@ -48,6 +48,7 @@ def pytest_configure(config):
 COST = {
     'test_trainer.py': 62, 'test_recipes.py': 30, 'test_ensemble.py': 42, 'test_datasets_cogtask.py': 30,
     'test_fcd.py': 30, 'test_distributed.py': 30, 'test_docstrings.py': 25, 'test_main.py': 24,
+    'test_sweep.py': 40, 'test_tracking.py': 20,
     'test_core.py': 17, 'test_objectives.py': 17, 'test_examples.py': 17, 'test_analysis.py': 16,
     'test_prediction.py': 11, 'test_checkpoint.py': 9, 'test_docs.py': 9, 'test_properties.py': 9,
     'test_fitter.py': 8, 'test_seed_parity.py': 6, 'test_checks.py': 6, 'test_brainmass_interop.py': 6,

@@ -14,7 +14,7 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 PAGES = {'trainer': 'trainer', 'trainer.objectives': 'objectives', 'trainer.metrics': 'metrics', 'trainer.callbacks': 'callbacks',
          'trainer.models': 'models', 'trainer.regularizers': 'regularizers',
-         'trainer.analysis': 'analysis', 'trainer.recipes': 'recipes',
+         'trainer.analysis': 'analysis', 'trainer.recipes': 'recipes', 'trainer.sweeps': 'sweeps',
          'trainer.distributed': 'distributed', 'datasets': 'datasets'}
 
 

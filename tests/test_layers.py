@@ -16,9 +16,9 @@ LAYERS = {
     'core': 0,
     # the public namespaces of the lower layers: models and their pieces, metrics, regularisers
     'objectives': 1, 'nets': 1, 'models': 1, 'metrics': 1, 'regularizers': 1,
-    'loop': 2, 'callbacks': 2,
+    'loop': 2, 'callbacks': 2, 'tracking': 2,
     'analysis': 3,
-    'fitting': 4, '_trainer': 4, '_ensemble': 4, 'tracking': 4,
+    'fitting': 4, '_trainer': 4, '_ensemble': 4,
     'recipes': 5, 'sweeps': 5,
     # the package's namespace and the command line re-export or drive everything
     '__init__': 6, 'distributed': 6,

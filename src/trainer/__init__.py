@@ -28,6 +28,8 @@ from .core.params import rename_params
 from .loop.result import TrainResult
 from .core.forward import rollout
 from ._trainer import Trainer
+from . import sweeps
+from .sweeps import sweep
 
 __all__ = sorted([
     'Ensemble',
@@ -48,6 +50,8 @@ __all__ = sorted([
     'regularizers',
     'rename_params',
     'rollout',
+    'sweep',
+    'sweeps',
 ])
 
 

@@ -1,10 +1,11 @@
-"""Command line: ``python -m trainer train|list``.
+"""Command line: ``python -m trainer train|sweep|list``.
 
 ``train`` fits the built-in rate RNN (:class:`trainer.models.RateRNN`) to a
 registered task and writes ``history.csv``, ``history.json``, ``curves.png``
 and ``checkpoint.msgpack`` into a new folder ``runs/<task>-<timestamp>``
 (``runs/latest`` points at the newest), or into ``--out``. ``list`` shows
-the registered datasets, tasks apart from fixed targets.
+the registered datasets, tasks apart from fixed targets. ``sweep`` runs an
+Optuna study over a task's hyper-parameters (:func:`trainer.sweep`).
 """
 
 import argparse
@@ -18,6 +19,7 @@ import time
 
 from trainer.core.compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
 from trainer.loop.result import BOOKKEEPING
+from trainer.sweeps.cli import add_sweep_command, add_tracking_flags, sweep_command, tracking_callbacks
 
 WIDTH = 80  # every line the command prints fits a default terminal
 
@@ -86,7 +88,7 @@ def _parser():
         'Train brain-dynamics models on registered tasks. `train` fits a rate RNN and '
         'writes its history, curves and checkpoint to runs/<task>-<timestamp> '
         '(runs/latest points at the newest); `list` shows the datasets.'))
-    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,list}')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='{train,sweep,list}')
     commands.add_parser('list', help='list the registered datasets', formatter_class=formatter,
                         allow_abbrev=False,
                         description='List the registered datasets: tasks `train` can fit, '
@@ -142,7 +144,9 @@ def _parser():
     add('--no-progress', action='store_true', help='hide the progress display')
     add('--no-compile-cache', action='store_true',
         help="don't use JAX's persistent compilation cache (~/.cache/brain-trainer/jax)")
+    add_tracking_flags(add)
     train.set_defaults(**DEFAULTS)
+    add_sweep_command(commands, formatter, positive_int, seed_int)
     return parser
 
 
@@ -370,7 +374,8 @@ def train(args):
     try:
         run = train_task(args.task, recipe, seed=args.seed, progress=not args.no_progress and main,
                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'),
-                         resume_from=args.resume, devices=args.devices)
+                         resume_from=args.resume, devices=args.devices,
+                         callbacks=tracking_callbacks(args, recipe, out))
     except (ValueError, FileNotFoundError) as error:
         if args.resume is None or 'resume_from=' not in str(error):
             raise
@@ -419,7 +424,8 @@ def _train_ensemble(args, recipe, out, linked):
     result = ensemble.fit(train_set, held_out=held_out, n_epochs=recipe.n_epochs,
                           batch_size=recipe.batch_size, seed=args.seed, seeds=seeds, monitor=monitor,
                           patience=recipe.patience, compile_epoch=recipe.compile_epoch,
-                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'))
+                          checkpoint=None if out is None else os.path.join(out, 'checkpoint.msgpack'),
+                          callbacks=tracking_callbacks(args, recipe, out))
     if out is None:
         return result
     summary = result.summary()
@@ -452,6 +458,12 @@ def main(argv=None):
         args = _parser().parse_args(argv)
         if args.command == 'list':
             list_command()
+        elif args.command == 'sweep':
+            _check_task(args.task)
+            try:
+                sweep_command(args, say)
+            except (ValueError, TypeError) as error:
+                raise UsageError(str(error)) from None
         else:
             train(args)
     except UsageError as error:

@@ -18,6 +18,7 @@ value per member); ``self.fit`` (set in ``on_fit_start``) is the running fit:
 so ``resume_from=`` continues it exactly. The built-ins are what the ``fit``
 shortcuts add: ``patience=`` an :class:`EarlyStopping`, ``checkpoint=`` a
 :class:`ModelCheckpoint`, ``progress=True`` a :class:`ProgressBar`.
+:class:`TensorBoard` and :class:`MLflow` track runs (the ``tracking`` extra).
 """
 
 from .loop.callbacks import (
@@ -29,6 +30,7 @@ from .loop.callbacks import (
     ModelCheckpoint,
     ProgressBar,
 )
+from .tracking import MLflow, TensorBoard
 
 __all__ = sorted([
     'CSVLogger',
@@ -36,6 +38,8 @@ __all__ = sorted([
     'EarlyStopping',
     'FunctionCallback',
     'History',
+    'MLflow',
     'ModelCheckpoint',
     'ProgressBar',
+    'TensorBoard',
 ])

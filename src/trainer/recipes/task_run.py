@@ -143,7 +143,7 @@ def scoring_for(recipe):
 
 
 def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, log=None,
-               checkpoint=None, resume_from=None, devices=None):
+               checkpoint=None, resume_from=None, devices=None, callbacks=None):
     """Train :class:`trainer.models.RateRNN` on a registered task at its recipe.
 
     The recipe's stages (its curriculum, then the task itself) become a
@@ -173,6 +173,9 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
         was written (the same task, recipe and seed).
     devices : optional
         Passed to the ``Trainer``: split each batch over these devices.
+    callbacks : list, optional
+        More :class:`trainer.callbacks.Callback` objects for the fit (e.g.
+        :class:`~trainer.callbacks.TensorBoard`, :class:`~trainer.callbacks.MLflow`).
 
     Returns
     -------
@@ -203,13 +206,13 @@ def train_task(task, recipe=None, *, seed=0, progress=False, pad_stages=False, l
     n_output = train.n_classes if train.n_classes is not None else train.targets.shape[-1]
     model = RateRNN(train.n_features, recipe.hidden, n_output, cell=recipe.cell, seed=seed)
     optimizer, lr_schedule = optimizer_for(recipe)
-    callbacks = [] if log is None else [lambda info: log(info['history'][-1])]
+    logging = [] if log is None else [lambda info: log(info['history'][-1])]
     trainer = Trainer(model, optimizer, objective=objective, metrics=metrics,
                       grad_clip_norm=recipe.grad_clip_norm, lr_schedule=lr_schedule,
-                      callbacks=callbacks, progress=progress, devices=devices)
+                      callbacks=logging, progress=progress, devices=devices)
     result = trainer.fit(curriculum, n_epochs=recipe.n_epochs, batch_size=recipe.batch_size,
                          seed=seed, patience=recipe.patience, compile_epoch=recipe.compile_epoch,
-                         checkpoint=checkpoint, resume_from=resume_from)
+                         checkpoint=checkpoint, resume_from=resume_from, callbacks=callbacks)
     history = result.history
     stage_epochs = tuple(sum(row['stage'] == s for row in history)
                          for s in range(history[-1]['stage'] + 1))
