@@ -28,6 +28,7 @@ from .loop.callbacks import (
     History,
     ModelCheckpoint,
     ProgressBar,
+    StopAtThreshold,
 )
 
 __all__ = sorted([
@@ -38,4 +39,5 @@ __all__ = sorted([
     'History',
     'ModelCheckpoint',
     'ProgressBar',
+    'StopAtThreshold',
 ])
