@@ -25,10 +25,10 @@ from ..core import checkpoint as _checkpoint
 from ..core import checks
 from .plan import Best, mode_sign
 from .progress import ProgressBar as _Bar
-from .result import BOOKKEEPING
+from .result import BOOKKEEPING, headline
 
 __all__ = ['CSVLogger', 'Callback', 'EarlyStopping', 'FunctionCallback', 'History', 'ModelCheckpoint',
-           'ProgressBar', 'StopAtThreshold', 'as_callbacks', 'headline']
+           'ProgressBar', 'StopAtThreshold', 'as_callbacks']
 
 
 class Callback:
@@ -342,17 +342,6 @@ def as_callbacks(callbacks):
             raise TypeError("callbacks must all be trainer.callbacks.Callback objects or callable(info); "
                             f"got {cb!r:.60}.")
     return out
-
-
-def headline(logs):
-    """The metrics worth a progress line: per-group values (``'acc/<task>'``) only as their worst.
-
-    Examples
-    --------
-    >>> headline({'loss': 0.3, 'acc/a': 0.9, 'acc/b': 0.7, 'acc/worst': 0.7})
-    {'loss': 0.3, 'acc/worst': 0.7}
-    """
-    return {k: v for k, v in logs.items() if '/' not in k or k.endswith('/worst')}
 
 
 def metrics_of(row):
