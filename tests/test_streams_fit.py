@@ -211,3 +211,20 @@ def test_ensemble_members_share_the_streams_trials_unless_given_seeds(gng):
                                    rtol=1e-5)
     apart = make_ensemble(gng).fit(gng, seeds=[0, 1], **kw)
     assert apart.members[0].history[0]['loss'] != apart.members[1].history[0]['loss']
+
+
+def test_a_stream_fit_split_over_two_devices_matches_one_device(fork_server, tmp_path):
+    import json
+    import os
+    script = os.path.join(os.path.dirname(__file__), 'scripts', 'stream_parallel_fit.py')
+    flags = os.environ.get('XLA_FLAGS', '')
+    env = {'XLA_FLAGS': f'{flags} --xla_force_host_platform_device_count=2'.strip()}
+    job = {'path': script, 'argv': [str(tmp_path / 'out.json')], 'env': env, 'cwd': str(tmp_path)}
+    for returncode, _, stderr in fork_server.run([job], tmp_path, timeout=240):
+        assert returncode == 0, stderr[-3000:]
+    runs = json.loads((tmp_path / 'out.json').read_text())
+    assert runs[0]['n_devices'] == 2
+    for one, split in ((runs[0], runs[2]), (runs[1], runs[3])):
+        for a, b in zip(one['history'], split['history']):
+            np.testing.assert_allclose([a['loss'], a['held_out_loss']], [b['loss'], b['held_out_loss']], rtol=1e-5)
+        assert split['compilations'] == {'train': 1, 'eval': 1}
