@@ -26,6 +26,7 @@ COLLECTIONS = {
 
 Examples
 --------
+>>> from trainer.recipes import COLLECTIONS
 >>> len(COLLECTIONS['yang8'])
 8
 """
@@ -85,6 +86,7 @@ class MultitaskRecipe:
 
     @property
     def n_updates(self):
+        """The optimizer steps of the whole budget (a fit that stops early takes fewer)."""
         return self.n_epochs * self.steps_per_epoch
 
     def replace(self, **overrides):
@@ -92,6 +94,7 @@ class MultitaskRecipe:
         return dataclasses.replace(self, **overrides)
 
     def describe(self):
+        """The recipe in one line (the command line prints it)."""
         return (f"{self.cell} {self.hidden}, {len(self.tasks)} tasks, batch {self.batch_size} x "
                 f"{self.steps_per_epoch} steps x {self.n_epochs} ep (fresh trials), Adam {self.lr:g} cosine "
                 f"to x{self.lr_final:g}, clip {self.grad_clip_norm}, stop at worst task >= {self.threshold:g}")
@@ -161,6 +164,7 @@ class MultitaskRun:
         return f'MultitaskRun(epochs={self.epochs}, wall_s={self.wall_s:.0f}, {tasks})'
 
     def to_json(self, path):
+        """Write the per-task scores, budget, recipe and history as JSON to ``path``."""
         import json
         with open(path, 'w') as f:
             json.dump({'rule_input': self.rule_input, 'per_task': self.per_task, 'held_out': self.held_out,
@@ -168,6 +172,7 @@ class MultitaskRun:
                        'recipe': dataclasses.asdict(self.recipe), 'history': self.history}, f, indent=1)
 
     def to_csv(self, path):
+        """Write the history (one row per epoch, per-task columns included) as CSV to ``path``."""
         import csv
         with open(path, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=list(self.history[0]))
