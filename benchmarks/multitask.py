@@ -112,7 +112,8 @@ def main(argv=None):
         with open(RESULTS) as f:
             results = json.load(f)
     if not args.render:
-        results.update(seed=args.seed, machine=table._machine())
+        from _common import machine_info
+        results.update(seed=args.seed, machine=machine_info())
         kept = [r for r in results['runs'] if args.only and ('rule' if r['rule_input'] else 'none') != args.only]
         for rule_input in ([args.only == 'rule'] if args.only else [True, False]):
             row = _spawn(rule_input, args.seed)

@@ -228,3 +228,11 @@ def test_a_stream_fit_split_over_two_devices_matches_one_device(fork_server, tmp
         for a, b in zip(one['history'], split['history']):
             np.testing.assert_allclose([a['loss'], a['held_out_loss']], [b['loss'], b['held_out_loss']], rtol=1e-5)
         assert split['compilations'] == {'train': 1, 'eval': 1}
+
+
+def test_an_ensemble_on_a_mixture_reports_each_members_tasks(mix):
+    result = make_ensemble(mix).fit(mix, n_epochs=1, batch_size=B, steps_per_epoch=2, monitor='held_out_acc/worst')
+    assert result.n_compilations == {'train': 1, 'eval': 1}
+    for member in result.members:
+        row = member.history[0]
+        assert row['held_out_acc/worst'] == min(row['held_out_acc/sign'], row['held_out_acc/flip'])

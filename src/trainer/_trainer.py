@@ -159,8 +159,10 @@ class Trainer:
             epoch, batch ``s`` of epoch ``e`` being ``stream.batch(e, s,
             batch_size)`` (a device stream inside the compiled step, a host
             stream's put on the device once per epoch), and needs
-            ``steps_per_epoch``; a stored mixture trains on its
-            ``train_set()``. ``held_out`` then defaults to the stream's or
+            ``steps_per_epoch``; its trials are its own seed's
+            (``datasets.stream(name, seed=...)``), which ``seed`` here does
+            not change. A stored mixture trains on its ``train_set()``,
+            shuffled as any dataset. ``held_out`` then defaults to the stream's or
             mixture's fixed ``held_out_set()``, and a mixture adds each
             task's loss and metrics (``'acc/<task>'``, ``'held_out_acc/<task>'``)
             and the worst task's (``'held_out_acc/worst'``, a ``monitor``

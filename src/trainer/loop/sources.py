@@ -148,7 +148,8 @@ class StreamSource:
                              "(neurogym) cannot draw in one program; drop seeds (every member then trains on "
                              "the same fresh trials) or use a device (cogtask) stream.")
         self.placement = placement
-        self.epoch(plan, 1, seeds)  # the key maths compiles now, before the counted epochs
+        if self.kind == 'device':
+            self.epoch(plan, 1, seeds)  # the key maths compiles now, before the counted epochs
 
     def _epoch_keys(self, epoch, n_steps):
         return np.asarray(self.stream.epoch(epoch, n_steps, 1)[1]) if self.kind == 'device' else None
