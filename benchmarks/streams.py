@@ -13,7 +13,12 @@ Three measurements, each a ratio or a rate taken side by side in one process:
 3. the same for eight tasks in one network (a device ``Multitask``, mixed
    batches, rule inputs) against the same mixture stored;
 4. neurogym's host generation per 16-trial batch (its PR #137 reports ~8 ms
-   per 16x100 batch), through ``datasets.stream(env)``.
+   per 16x100 batch), through ``datasets.stream(env)``;
+5. through the real ``Trainer`` (a ``RateRNN`` GRU, scanned epochs): one
+   epoch on a device stream (``fit(stream, steps_per_epoch=N_STEPS)``, the
+   trials drawn in the compiled step) against one epoch on the same number
+   of stored trials, and the same for the eight-task device mixture against
+   it stored; goal <= 1.2x.
 
 Run alone: ``python benchmarks/streams.py [--quick]``.
 """
@@ -157,15 +162,56 @@ def neurogym_workload(n_rounds):
     return {'n_steps': s.n_steps, 'ms_per_16_batch': summary(times)}
 
 
+def _trainer(ds):
+    import braintools
+    from trainer import Trainer, objectives
+    from trainer.models import RateRNN
+    return Trainer(RateRNN(ds.n_features, HIDDEN, ds.n_classes, cell='gru', seed=0), braintools.optim.Adam(lr=1e-3),
+                   objective=objectives.cross_entropy(), progress=False)
+
+
+def trainer_workload(n_rounds, stream, stored, held_out, **info):
+    """Seconds of one ``Trainer.fit`` epoch (train + a small held-out pass), stream vs stored, in rotating rounds."""
+    fits = {'stream': (_trainer(stream), stream, {'steps_per_epoch': N_STEPS}), 'stored': (_trainer(stored), stored, {})}
+
+    def epoch(name):
+        trainer, data, extra = fits[name]
+        result = trainer.fit(data, held_out=held_out, n_epochs=1, batch_size=BATCH, compile_epoch=True, **extra)
+        return result.history[0]['time']
+
+    first = {name: epoch(name) for name in fits}  # compiles
+    raw = rounds({name: (lambda name=name: epoch(name)) for name in fits}, n_rounds)
+    return {**info, 'batch_size': BATCH, 'n_steps': N_STEPS, 'hidden': HIDDEN, 'first_epoch_s': first,
+            'epoch_s': {k: summary(v) for k, v in raw.items()},
+            'ratio_stream/stored': paired_ratio(raw['stream'], raw['stored'])}
+
+
+def trainer_single_workload(n_rounds):
+    s = datasets.stream(TASK, held_out=16)
+    stored = datasets.load_dataset(TASK, n_trials=N_STEPS * BATCH, seed=0)
+    return trainer_workload(n_rounds, s, stored, s.held_out_set(), task=TASK)
+
+
+def trainer_multitask_workload(n_rounds):
+    mix = datasets.Multitask({n: datasets.stream(n, held_out=2) for n in YANG_LIKE}, sampling='mixed')
+    stored = datasets.Multitask({n: datasets.load_dataset(n, n_trials=N_STEPS * BATCH // len(YANG_LIKE))
+                                 for n in YANG_LIKE}, held_out=None)
+    return trainer_workload(n_rounds, mix, stored, mix.held_out_set(), tasks=list(YANG_LIKE))
+
+
 def run(quick):
     n = 5 if quick else 15
     out = {'generation': generation_workload(n), 'epoch': epoch_workload(n),
            'multitask': multitask_workload(n), 'neurogym': neurogym_workload(4 * n),
+           'trainer': trainer_single_workload(n), 'trainer_multitask': trainer_multitask_workload(n),
            'device': str(jax.devices()[0])}
     out['targets'] = {'stream epoch / stored epoch': judge(out['epoch']['ratio_stream/stored'], 1.2),
                       'stream generated apart / stored': judge(out['epoch']['ratio_apart/stored'], 1.2),
                       'eight-task stream epoch / stored epoch': judge(out['multitask']['ratio_stream/stored'], 1.2),
-                      'eight-task generated apart / stored': judge(out['multitask']['ratio_apart/stored'], 1.2)}
+                      'eight-task generated apart / stored': judge(out['multitask']['ratio_apart/stored'], 1.2),
+                      'Trainer epoch, stream / stored': judge(out['trainer']['ratio_stream/stored'], 1.2),
+                      'Trainer epoch, eight-task stream / stored':
+                          judge(out['trainer_multitask']['ratio_stream/stored'], 1.2)}
     return out
 
 

@@ -205,7 +205,13 @@ def render(results):
             notes.append(f"- **{row['task']}**: {row['note']}")
     if notes:
         lines += ['', '## Notes', ''] + notes
-    return '\n'.join(lines) + '\n'
+    text = '\n'.join(lines) + '\n'
+    multitask = os.path.join(os.path.dirname(RESULTS), 'multitask.json')
+    if os.path.exists(multitask):  # the many-tasks section (benchmarks/multitask.py) follows
+        from multitask import render_section
+        with open(multitask) as f:
+            text += '\n' + render_section(json.load(f))
+    return text
 
 
 def _machine():

@@ -325,3 +325,28 @@ def test_ensemble_trains_k_seeds_and_writes_their_summary(tmp_path, capsys):
     out = printed_lines(capsys)[0]
     assert any(line.startswith('best member:') for line in out)
     assert_fits(out)
+
+
+def test_multitask_trains_one_network_on_many_tasks_and_reports_each(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert cli.main(['train', '--task', 'multitask:go_no_go,reaching_1d', '--hidden', '4', '--epochs', '1',
+                 '--steps-per-epoch', '1', '--batch-size', '4', '--out', str(out), '--no-progress',
+                 '--no-compile-cache']) == 0
+    text = capsys.readouterr().out
+    assert 'held-out accuracy per task: go_no_go' in text and 'reaching_1d' in text
+    import csv
+    with open(out / 'history.csv') as f:
+        row = next(csv.DictReader(f))
+    assert {'held_out_acc/go_no_go', 'held_out_acc/reaching_1d', 'held_out_acc/worst'} <= set(row)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--task', 'yang8', '--n-trials', '64'], '--n-trials does not apply to a multitask run'),
+    (['--task', 'multitask:go_no_go,nope'], "--task: 'nope' is unknown"),
+    (['--task', 'multitask:'], "--task: 'multitask:' names no task"),
+], ids=['n_trials', 'unknown_task', 'no_task'])
+def test_multitask_bad_flags_are_one_error_line(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['train', *argv, '--out', str(tmp_path / 'run')])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

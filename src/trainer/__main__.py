@@ -18,7 +18,7 @@ import textwrap
 import time
 
 from trainer.core.compile_cache import enable_compile_cache  # noqa: F401  (conftest uses it from here)
-from trainer.loop.result import BOOKKEEPING
+from trainer.loop.result import BOOKKEEPING, headline
 from trainer.sweeps.cli import add_sweep_command, add_tracking_flags, sweep_command, tracking_callbacks
 
 WIDTH = 80  # every line the command prints fits a default terminal
@@ -103,7 +103,8 @@ def _parser():
                     'overrides the recipe. Classification tasks use cross-entropy and accuracy; '
                     'direction reproduction mean squared error and the angular error.')
     add = train.add_argument
-    add('--task', metavar='NAME', help='dataset name (see `python -m trainer list`)')
+    add('--task', metavar='NAME', help='dataset name (see `python -m trainer list`), or many tasks in one '
+        'network: a collection (yang8) or multitask:<task>,<task>,...')
     recipe = ' (default: the task\'s recipe)'
     add('--n-trials', metavar='N', type=positive_int, help='trials to generate' + recipe)
     add('--held-out', metavar='FRACTION', type=fraction,
@@ -123,6 +124,10 @@ def _parser():
         help='stop after this many epochs without a better held-out value' + recipe)
     add('--compile-epoch', action='store_const', const=True, default=None,
         help='run each epoch as one compiled loop' + recipe)
+    add('--steps-per-epoch', metavar='N', type=positive_int,
+        help='multitask: batches of fresh trials per epoch (default: the recipe\'s)')
+    add('--no-rule-input', action='store_true',
+        help='multitask: train without the one-hot input naming the task')
     add('--ensemble', metavar='K', type=positive_int,
         help='train K networks (seeds SEED..SEED+K-1) in one compiled program on the final task '
              '(no curriculum); writes the across-seed summary and a plot')
@@ -235,7 +240,8 @@ def _run_folder(args):
                 f'--out {args.out} already holds files; pass --overwrite or a new --out')
         _make_folder(args.out, '--out')
         return args.out, False
-    stem = os.path.join(args.runs_dir, f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
+    name = args.task.replace('multitask:', 'multitask-').replace(',', '+')
+    stem = os.path.join(args.runs_dir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     out, n = stem, 1
     while os.path.exists(out):  # two runs started in the same second
         n += 1
@@ -256,7 +262,7 @@ def _run_folder(args):
 def history_table(result, width=WIDTH):
     """The history as a fixed-width table (``*`` marks the best epoch), at most ``width`` wide."""
     rows = result.history
-    keys = [k for k in rows[0] if k not in BOOKKEEPING]
+    keys = [k for k in headline(rows[0]) if k not in BOOKKEEPING]  # per-task columns are in history.csv
     if len({row.get('stage') for row in rows}) > 1:
         keys.insert(0, 'stage')  # a curriculum moved on (history.csv always keeps the column)
     if len({row['lr'] for row in rows}) > 1:
@@ -351,6 +357,13 @@ def _check_devices(devices):
 def train(args):
     """Run the ``train`` command; returns the :class:`trainer.recipes.TaskRun`."""
     _join_processes(args)
+    from trainer.recipes.multitask import parse_tasks
+    try:
+        tasks = parse_tasks(args.task)
+    except ValueError as error:
+        raise UsageError(f'--task: {error}') from None
+    if tasks is not None:
+        return _train_multitask(args, tasks)
     _check_task(args.task)
     if args.resume is not None and args.ensemble is not None:
         raise UsageError('--resume continues one network\'s run; drop --ensemble')
@@ -399,6 +412,55 @@ def train(args):
     scores = ', '.join(f'{k}={v:.4g}' for k, v in run.held_out.items())
     say(f'best epoch {run.best_epoch} of {len(run.history)}: {run.monitor}={best}; '
         f'held out at the end: {scores}')
+    print(_where(out, linked), flush=True)
+    return run
+
+
+_NOT_FOR_STREAMS = {'n_trials': '--n-trials', 'held_out': '--held-out', 'patience': '--patience',
+                    'compile_epoch': '--compile-epoch', 'ensemble': '--ensemble'}
+
+
+def _train_multitask(args, tasks):
+    """``train --task yang8`` (or ``multitask:a,b``): one network on many tasks, fresh trials every epoch."""
+    import datasets
+    names = [n for n, _ in datasets.list_datasets()]
+    for task in tasks:
+        if task not in names:
+            close = difflib.get_close_matches(task, names, n=1)
+            raise UsageError(f"--task: {task!r} is unknown; {f'did you mean {close[0]!r}?' if close else 'see list'}")
+    for dest, flag in _NOT_FOR_STREAMS.items():
+        if getattr(args, dest) is not None:
+            raise UsageError(f'{flag} does not apply to a multitask run (its streams draw fresh trials '
+                             'every epoch and hold out a fixed set per task); drop it')
+    from trainer import TrainResult
+    from trainer.recipes.multitask import MultitaskRecipe, train_multitask
+    flags = {'epochs': 'n_epochs', 'batch_size': 'batch_size', 'hidden': 'hidden', 'cell': 'cell', 'lr': 'lr',
+             'clip': 'grad_clip_norm', 'steps_per_epoch': 'steps_per_epoch'}
+    try:
+        recipe = MultitaskRecipe(tasks=tasks).replace(
+            **{field: getattr(args, flag) for flag, field in flags.items() if getattr(args, flag) is not None})
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if not args.no_compile_cache:
+        enable_compile_cache()
+    out, linked = _run_folder(args)
+    say(f'{args.task}: {recipe.describe()}{"" if not args.no_rule_input else ", no rule input"}')
+    try:
+        run = train_multitask(tasks, recipe, seed=args.seed, rule_input=not args.no_rule_input,
+                              progress=not args.no_progress, checkpoint=os.path.join(out, 'checkpoint.msgpack'),
+                              resume_from=args.resume, devices=args.devices)
+    except ValueError as error:
+        if args.resume is None or 'resume_from=' not in str(error):
+            raise UsageError(str(error)) from None
+        raise UsageError('--resume: ' + str(error).replace('resume_from=', '', 1)) from None
+    best = max((r['epoch'] for r in run.history if r.get('held_out_acc/worst') is not None), default=None)
+    result = TrainResult(run.history, 'held_out_acc/worst', best, run.held_out['acc/worst'], {}, False, {}, run.model)
+    print(history_table(result))
+    run.to_csv(os.path.join(out, 'history.csv'))
+    run.to_json(os.path.join(out, 'history.json'))
+    result.plot(os.path.join(out, 'curves.png'))
+    say('held-out accuracy per task: ' + ', '.join(f'{t} {a:.3f}' for t, a in run.per_task.items()))
+    say(f'{run.epochs} epochs, {run.n_updates} updates, {run.wall_s:.0f} s')
     print(_where(out, linked), flush=True)
     return run
 

@@ -159,7 +159,7 @@ class Ensemble:
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, seeds=None, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
             restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None,
-            compile_cache=True, callbacks=None):
+            compile_cache=True, callbacks=None, steps_per_epoch=None):
         """Train every member for up to ``n_epochs``; return an :class:`EnsembleResult`.
 
         Takes the arguments of :meth:`trainer.Trainer.fit`; early stopping,
@@ -178,10 +178,14 @@ class Ensemble:
         seeds : list of int, optional
             One shuffle seed per member: member ``k`` sees the batches
             ``Trainer.fit(seed=seeds[k])`` would. Default: every member sees
-            the order of ``seed``.
+            the order of ``seed``. On a device stream, member ``k``'s keys
+            are the stream's folded with ``seeds[k]`` (default: the same
+            fresh trials for every member).
+        steps_per_epoch : int, optional
+            Batches per epoch of a stream (required there).
         """
         options = FitOptions(n_epochs, batch_size, seed, shuffle, eval_every, monitor, mode, min_delta,
-                             compile_epoch)
+                             compile_epoch, steps_per_epoch)
         self.engine.reset(_check_seeds(seeds, len(self)))
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)

@@ -147,13 +147,26 @@ class Trainer:
     def fit(self, train, *, held_out=None, n_epochs, batch_size, seed=0, shuffle=True,
             eval_every=1, monitor=None, mode='auto', patience=None, min_delta=0.0,
             restore_best=True, compile_epoch=False, checkpoint=None, resume_from=None,
-            compile_cache=True, callbacks=None):
+            compile_cache=True, callbacks=None, steps_per_epoch=None):
         """Train for ``n_epochs`` and return a :class:`TrainResult`.
 
         Parameters
         ----------
         train, held_out : datasets.TaskDataset or tuple
             Training trials and (optionally) held-out trials. ``train`` may
+            be a :class:`datasets.Stream` (``datasets.stream(name)``) or a
+            :class:`datasets.Multitask`: a stream draws fresh trials every
+            epoch, batch ``s`` of epoch ``e`` being ``stream.batch(e, s,
+            batch_size)`` (a device stream inside the compiled step, a host
+            stream's put on the device once per epoch), and needs
+            ``steps_per_epoch``; its trials are its own seed's
+            (``datasets.stream(name, seed=...)``), which ``seed`` here does
+            not change. A stored mixture trains on its ``train_set()``,
+            shuffled as any dataset. ``held_out`` then defaults to the stream's or
+            mixture's fixed ``held_out_set()``, and a mixture adds each
+            task's loss and metrics (``'acc/<task>'``, ``'held_out_acc/<task>'``)
+            and the worst task's (``'held_out_acc/worst'``, a ``monitor``
+            or :class:`~trainer.callbacks.StopAtThreshold` key). ``train`` may
             be a :class:`datasets.Curriculum` (``held_out`` then ``None``):
             each stage trains on its own trials and held-out split until the
             curriculum's rule moves it on; every history row records its
@@ -191,6 +204,8 @@ class Trainer:
             loads its programs from disk instead of compiling them (``True``:
             the folder already configured, else ``~/.cache/brain-trainer/jax``;
             a string: that folder; ``False``: leave JAX's setting alone).
+        steps_per_epoch : int, optional
+            Batches per epoch of a stream (required there, refused for stored trials).
         callbacks : list, optional
             More callbacks for this fit only, after the constructor's. The
             shortcuts add built-ins around them: ``patience`` an
@@ -199,7 +214,7 @@ class Trainer:
             ``progress=True`` a :class:`~trainer.callbacks.ProgressBar` (last).
         """
         options = FitOptions(n_epochs, batch_size, seed, shuffle, eval_every, monitor, mode, min_delta,
-                             compile_epoch)
+                             compile_epoch, steps_per_epoch)
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
         try:

@@ -29,6 +29,7 @@ from .loop.callbacks import (
     History,
     ModelCheckpoint,
     ProgressBar,
+    StopAtThreshold,
 )
 from .tracking import MLflow, TensorBoard
 
@@ -41,5 +42,6 @@ __all__ = sorted([
     'MLflow',
     'ModelCheckpoint',
     'ProgressBar',
+    'StopAtThreshold',
     'TensorBoard',
 ])

@@ -25,10 +25,10 @@ from ..core import checkpoint as _checkpoint
 from ..core import checks
 from .plan import Best, mode_sign
 from .progress import ProgressBar as _Bar
-from .result import BOOKKEEPING
+from .result import BOOKKEEPING, headline
 
 __all__ = ['CSVLogger', 'Callback', 'EarlyStopping', 'FunctionCallback', 'History', 'ModelCheckpoint',
-           'ProgressBar', 'as_callbacks']
+           'ProgressBar', 'StopAtThreshold', 'as_callbacks']
 
 
 class Callback:
@@ -144,6 +144,55 @@ class EarlyStopping(Callback):
             self.bests = [Best(b['epoch'], b['value'], b['wait'], None) for b in state['bests']]
 
 
+class StopAtThreshold(Callback):
+    """Stop (each member, for an ensemble) once ``monitor`` passes ``threshold``.
+
+    Yang et al.'s rule for many tasks in one network: stop when the worst
+    task is good enough, ``StopAtThreshold('held_out_acc/worst', 0.9)``.
+    An epoch without the value (no evaluation) never stops.
+
+    Parameters
+    ----------
+    monitor : str
+        A history key.
+    threshold : float
+    mode : {'auto', 'min', 'max'}
+        ``'max'``: stop at ``value >= threshold``; ``'min'``: at ``value <= threshold``;
+        ``'auto'`` maximises keys containing ``acc``.
+
+    Examples
+    --------
+    >>> StopAtThreshold('held_out_acc/worst', 0.9).passed(0.93)
+    True
+    """
+
+    changes_model = False
+
+    def __init__(self, monitor, threshold, *, mode='auto'):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a history key (a str), got {monitor!r}.")
+        self.monitor, self.threshold = monitor, float(threshold)
+        self.sign = mode_sign(mode, monitor)
+
+    def passed(self, value):
+        """Whether ``value`` is at or past the threshold."""
+        return value is not None and value == value and self.sign * (value - self.threshold) >= 0
+
+    def on_fit_start(self, fit):
+        """Check the monitor against the fit's history keys."""
+        self.fit = fit
+        if self.monitor not in fit.keys:
+            raise ValueError(f"StopAtThreshold(monitor={self.monitor!r}) is not a history key of this fit; "
+                             f"choose one of {list(fit.keys)}.")
+
+    def on_epoch_end(self, epoch, logs):
+        """Stop each member whose value passed the threshold."""
+        values = logs[self.monitor] if self.fit.n_members is not None else [logs[self.monitor]]
+        for k, value in enumerate(values):
+            if self.fit.trained[k] and self.passed(value):
+                self.fit.stop_member(k)
+
+
 class ModelCheckpoint(Callback):
     """Write a msgpack checkpoint after every epoch (process 0 only); ``resume_from=`` continues it.
 
@@ -192,7 +241,7 @@ class ProgressBar(Callback):
         if self.fit.n_members is not None:
             self.bar.update(epoch, self.fit.summary())
             return
-        shown = dict(logs)
+        shown = headline(logs)
         if self.fit.stages_moved:
             shown = {'stage': self.fit.stage, **shown}
         self.bar.update(epoch, shown)

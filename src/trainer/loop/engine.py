@@ -15,13 +15,12 @@ bookkeeping call names members by index. They differ in data only:
 
 import math
 
-import datasets
 import jax
 import numpy as np
 
-from ..core.data import to_device
 from ..core.params import param_values
 from ..core.placement import Placement
+from .sources import epoch_order
 
 __all__ = ['SingleEngine', 'epoch_order', 'run_steps']
 
@@ -36,27 +35,22 @@ def advance_flag(flag):
     return _ADVANCE[flag]
 
 
-def epoch_order(plan, epoch, seed):
-    """``(n_steps, batch)`` trial indices of ``epoch`` (its shuffle counted within the stage)."""
-    return datasets.epoch_indices(len(plan.train), plan.batch_size, seed=seed, epoch=epoch - plan.offset,
-                                  shuffle=plan.shuffle, drop_remainder=True)
-
-
-def run_steps(train_fn, state, fixed, idx, compile_epoch, placement, batch_axis=0):
+def run_steps(train_fn, state, fixed, idx, compile_epoch, placement, batch_axis=0, shard_idx=True):
     """One epoch of ``train_fn`` over ``idx`` (``(n_steps, ...)``): ``(state, outs)``, outs on the host.
 
     With ``compile_epoch`` one compiled scan; else one call per step, the outputs
-    read back in one transfer after the last.
+    read back in one transfer after the last. ``shard_idx=False``: ``idx`` holds
+    keys or step numbers, replicated on every device rather than split.
     """
     advance = np.arange(len(idx)) == len(idx) - 1
+    place = (lambda x, axis: placement.batched(x, axis=axis)) if shard_idx else \
+        (lambda x, axis: placement.replicated(x))
     if compile_epoch:
-        state, outs = train_fn(state, fixed, placement.batched(idx, axis=batch_axis + 1),
-                               placement.replicated(advance))
+        state, outs = train_fn(state, fixed, place(idx, batch_axis + 1), placement.replicated(advance))
         return state, Placement.to_host(outs)
     outs = []
     for step in range(len(idx)):
-        state, out = train_fn(state, *fixed, placement.batched(idx[step], axis=batch_axis),
-                              advance_flag(bool(advance[step])))
+        state, out = train_fn(state, *fixed, place(idx[step], batch_axis), advance_flag(bool(advance[step])))
         outs.append(out)
     return state, jax.tree.map(lambda *xs: np.stack(xs), *Placement.to_host(outs))
 
@@ -75,7 +69,7 @@ class SingleEngine:
     def __init__(self, learner):
         self.learner, self.program = learner, learner.program
         self.placement = learner.placement
-        self.plan = self.train_fn = self.evaluate_fn = self.data = None
+        self.plan = self.train_fn = self.evaluate_fn = None
         self.best_params = None
 
     @property
@@ -98,18 +92,19 @@ class SingleEngine:
         fresh = self.program.read(template)
         state = fresh if state is None else state._replace(hidden=fresh.hidden)
         self.plan, self.template = plan, template
-        self.evaluate_fn = None if plan.held_out is None else learner.evaluator(plan.held_out, batch, state)
-        self.train_fn = learner.train_program(plan.train, plan.compile_epoch)
-        self.data = to_device(plan.train, self.placement)
+        self.evaluate_fn = None if plan.held_out is None else \
+            learner.evaluator(plan.held_out, batch, state, groups=plan.groups)
+        self.train_fn = learner.train_program(plan.train, plan.compile_epoch, source=plan.source, batch_size=batch)
+        plan.source.prepare(plan, self.placement)
         if self.best_params is None:
             self.best_params = state.params
         return state
 
     def train_epoch(self, state, epoch, active):
         """``(state, sums, finite)``: each ``(n_steps, 1)``."""
-        idx = epoch_order(self.plan, epoch, self.plan.seed)
-        state, (sums, finite) = run_steps(self.train_fn, state, (self.data,), idx, self.plan.compile_epoch,
-                                          self.placement)
+        data, idx = self.plan.source.epoch(self.plan, epoch)
+        state, (sums, finite) = run_steps(self.train_fn, state, (data,), idx, self.plan.compile_epoch,
+                                          self.placement, shard_idx=self.plan.source.shards_idx)
         return state, jax.tree.map(lambda x: x[:, None], sums), np.asarray(finite)[:, None]
 
     def evaluate(self, state, active):

@@ -21,7 +21,7 @@ from ..core.step import make_loss, make_train_step, register
 from ..objectives.losses import accepts_mask
 from ..objectives.penalties import bind as bind_regularizers
 from ..objectives.reduce import refuse_score
-from ..objectives.scores import as_sums, make_score, mean_of, resolve_metrics
+from ..objectives.scores import as_sums, grouped_names, make_score, mean_of, resolve_metrics
 
 __all__ = ['Learner', 'TRAINING', 'EVALUATING']
 
@@ -79,19 +79,28 @@ class Learner:
         """``'loss'``, the metric names and the regularisation terms, in the order history rows show them."""
         return ('loss', *self.metrics, *self.penalty.names)
 
+    def names_for(self, groups=None):
+        """:attr:`names`, then with trial ``groups`` (a mixture's tasks) each group's loss and metrics and the worst group's."""
+        return self.names if not groups else (*self.names, *grouped_names(('loss', *self.metrics), groups))
+
     # -- the steps (uncompiled) ------------------------------------------------
     def key(self):
         """Everything the steps' traces close over besides their arguments and ``brainstate.environ``."""
         return (self.objective, self.forward, tuple(self.metrics.items()), self.grad_clip_norm,
                 self.lr_schedule, self.placement.key, self.penalty.key)
 
-    def _score(self, fit):
+    def _score(self, fit, sampler=None, groups=None):
         # fit: noise and dropout on in training steps, off in held-out passes (inside the trace).
-        return make_score(self.model, self.forward, self.objective, self.metrics, penalty=self.penalty, fit=fit)
+        return make_score(self.model, self.forward, self.objective, self.metrics, penalty=self.penalty, fit=fit,
+                          batch=sampler, groups=groups)
 
-    def train_step(self):
-        """``batch(data, idx, advance) -> (sums, finite)``: the 3b step on the trials at ``idx``."""
-        score = self._score(fit=True)
+    def train_step(self, sampler=None, groups=None):
+        """``batch(data, idx, advance) -> (sums, finite)``: the 3b step on the trials at ``idx``.
+
+        ``sampler(data, idx) -> batch`` (a stream's, traced in the step) replaces the gather of
+        stored trials; ``groups`` adds each group's sums (see :func:`make_score`).
+        """
+        score = self._score(fit=True, sampler=sampler, groups=groups)
         step = make_train_step(self.model, self.optimizer, self.weights,
                                lambda data, idx: score(data, idx, None),
                                clip_norm=self.grad_clip_norm, schedule=self.lr_schedule)
@@ -102,9 +111,9 @@ class Learner:
 
         return batch
 
-    def eval_step(self):
+    def eval_step(self, groups=None):
         """``batch(data, idx, weight) -> sums``: the loss (with ``reg_loss``) and metrics of one padded batch."""
-        loss_of = make_loss(self.model, self._score(fit=False))
+        loss_of = make_loss(self.model, self._score(fit=False, groups=groups))
 
         def batch(data, idx, weight):
             loss, (values, count) = loss_of(data, idx, weight)
@@ -113,12 +122,20 @@ class Learner:
         return batch
 
     # -- the compiled programs ----------------------------------------------------
-    def train_program(self, ds, compile_epoch, members=None, build=None):
-        """The compiled train step (or scanned epoch) for ``ds``'s ``dt``, in training mode."""
-        return self.program.jit('train', (compile_epoch, build, *self.key()), build or self.train_step,
+    def train_program(self, ds, compile_epoch, members=None, build=None, source=None, batch_size=None):
+        """The compiled train step (or scanned epoch) for ``ds``'s ``dt``, in training mode.
+
+        ``source`` (:mod:`trainer.loop.sources`) gives the step its sampler and groups; ``build``
+        (an ensemble's) already closes over them.
+        """
+        feed = None if source is None else source.program_key(batch_size)
+        if build is None and source is not None:
+            sampler, groups = source.sampler(batch_size), source.groups
+            build = _Build(lambda: self.train_step(sampler, groups), feed)
+        return self.program.jit('train', (compile_epoch, build, feed, *self.key()), build or self.train_step,
                                 env={'dt': ds.dt, **TRAINING}, scan=compile_epoch, members=members)
 
-    def evaluator(self, ds, batch_size, state, members=None):
+    def evaluator(self, ds, batch_size, state, members=None, groups=None):
         """``evaluate(state[, active]) -> (state, sums)`` over ``ds``, compiled ahead now (in the background).
 
         Sums come back on the host, ``(n_batches, ...)`` per name (with members,
@@ -128,7 +145,7 @@ class Learner:
         idx, weights = self.placement.batched(jax.device_put(eval_indices(len(ds), batch_size)), axis=1)
         lead = () if members is None else (jax.device_put(jax.numpy.ones(state_members(state), bool)),)
         args = (state, *lead, (data,), (idx, weights))
-        future = self.program.ahead('eval', self.key(), self.eval_step, *args,
+        future = self.program.ahead('eval', (groups, *self.key()), lambda: self.eval_step(groups), *args,
                                     env={'dt': ds.dt, **EVALUATING}, members=members)
 
         def evaluate(state, *active):
@@ -205,6 +222,22 @@ class Learner:
                             f"(batch, n_outputs), got {type(out).__name__}: {out!r:.80}; return "
                             "only the prediction (record other values with trainer.predict).")
         return out.shape
+
+
+class _Build:
+    """A step builder keyed by what it feeds on (two fits of one stream share their program)."""
+
+    def __init__(self, build, key):
+        self.build, self.key = build, key
+
+    def __call__(self):
+        return self.build()
+
+    def __eq__(self, other):
+        return isinstance(other, _Build) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
 
 
 def state_members(state):

@@ -13,13 +13,12 @@ import brainstate
 import jax
 import numpy as np
 
-from ..core.data import to_device
 from ..core.params import param_values
 from ..core.placement import Placement
 from ..core.program import Members, Program
 from ..core.state import batch_template
 from ..core.step import register
-from .engine import epoch_order, run_steps
+from .engine import run_steps
 from .members import check_same_structure, from_host, member_of, set_member, stack, to_host, traced_hparams
 
 __all__ = ['MemberEngine']
@@ -55,8 +54,8 @@ class MemberEngine:
         # The reported learning rate's slot in the state: the default param group's `lr` State.
         groups = lead.optimizer.param_groups
         self._lr = lead.program.opt_index(groups[0]['lr']) if groups else None
-        self._build = _with_hparams(lead)  # one object: the compiled program's key
-        self.plan = self.train_fn = self.evaluate_fn = self.data = None
+        self._builds = {}  # one object per source: the compiled program's key
+        self.plan = self.train_fn = self.evaluate_fn = None
         self.best_params = None  # {path: (K, ...)} on the host
 
     @property
@@ -98,10 +97,13 @@ class MemberEngine:
         state = fresh if state is None else state._replace(hidden=fresh.hidden)
         self.plan, self.stage_dt = plan, plan.train.dt
         self.evaluate_fn = None if plan.held_out is None else \
-            learner.evaluator(plan.held_out, batch, state, members=self.eval_members())
-        self.train_fn = learner.train_program(plan.train, plan.compile_epoch,
-                                              members=self._members(self.seeds is not None), build=self._build)
-        self.data = to_device(plan.train, self.placement)
+            learner.evaluator(plan.held_out, batch, state, members=self.eval_members(), groups=plan.groups)
+        feed = plan.source.program_key(batch)
+        if feed not in self._builds:
+            self._builds[feed] = _with_hparams(learner, plan.source.sampler(batch), plan.groups)
+        self.train_fn = learner.train_program(plan.train, plan.compile_epoch, members=self._members(
+            self.seeds is not None), build=self._builds[feed], source=plan.source, batch_size=batch)
+        plan.source.prepare(plan, self.placement, self.seeds)
         self._hparams = self.placement.replicated(self.hparams)
         if self.best_params is None:
             self.best_params = to_host(state.params)
@@ -109,14 +111,11 @@ class MemberEngine:
 
     def train_epoch(self, state, epoch, active):
         plan = self.plan
-        if self.seeds is None:
-            idx, axis = epoch_order(plan, epoch, plan.seed), 0
-        else:  # (n_steps, K, batch): each member's own order
-            idx = np.stack([epoch_order(plan, epoch, s) for s in self.seeds], axis=1)
-            axis = 1
-        fixed = (self.placement.replicated(np.asarray(active)), self._hparams, self.data)
-        state, (sums, finite) = run_steps(self.train_fn, state, fixed, idx, plan.compile_epoch,
-                                          self.placement, batch_axis=axis)
+        data, idx = plan.source.epoch(plan, epoch, self.seeds)  # with seeds (n_steps, K, ...): each member's own
+        fixed = (self.placement.replicated(np.asarray(active)), self._hparams, data)
+        state, (sums, finite) = run_steps(self.train_fn, state, fixed, idx, plan.compile_epoch, self.placement,
+                                          batch_axis=0 if self.seeds is None else 1,
+                                          shard_idx=plan.source.shards_idx)
         return state, sums, np.asarray(finite)
 
     def evaluate(self, state, active):
@@ -189,10 +188,10 @@ class MemberEngine:
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
-def _with_hparams(learner):
+def _with_hparams(learner, sampler=None, groups=None):
     """The lead's train step taking the members' hyper-parameters as its first, traced, argument."""
     def build():
-        batch, optimizer = learner.train_step(), learner.optimizer
+        batch, optimizer = learner.train_step(sampler, groups), learner.optimizer
 
         def step(hparams, data, idx, advance):
             with traced_hparams(optimizer, hparams):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core import checks
 from ..core.data import as_dataset
+from .sources import StoredSource, default_held_out, source_of
 
 @dataclasses.dataclass(frozen=True)
 class FitPlan:
@@ -36,6 +37,8 @@ class FitPlan:
     names: tuple  # 'loss' and the metric names, in the order rows show them
     stage: Optional[int] = None  # the curriculum stage this plan trains, if any
     offset: int = 0  # epochs before this stage: its shuffles count from 1 again
+    source: Any = None  # where the batches come from (trainer.loop.sources)
+    steps: int = 0  # optimizer steps per epoch
 
     def evaluates(self, epoch):
         return self.held_out is not None and (epoch % self.eval_every == 0 or epoch == self.n_epochs)
@@ -47,7 +50,12 @@ class FitPlan:
 
     @property
     def n_steps(self):
-        return len(self.train) // self.batch_size
+        return self.steps
+
+    @property
+    def groups(self):
+        """The task names of a multitask fit (per-task sums), else ``None``."""
+        return self.source.groups
 
 
 @dataclasses.dataclass
@@ -77,9 +85,10 @@ class Stages:
 
     Parameters
     ----------
-    train : TaskDataset, tuple or datasets.Curriculum
+    train : TaskDataset, tuple, datasets.Stream, datasets.Multitask or datasets.Curriculum
     held_out : TaskDataset, tuple or None
         Must be ``None`` with a curriculum (each stage holds its own out).
+        ``None`` with a stream or a mixture: its fixed ``held_out_set()``.
 
     Attributes
     ----------
@@ -95,8 +104,10 @@ class Stages:
         self.curriculum = train if isinstance(train, datasets.Curriculum) else None
         self.stage, self.rows, self.offset = (None if self.curriculum is None else 0), {}, 0
         if self.curriculum is None:
-            self._data = (as_dataset(train, 'train'),
-                          None if held_out is None else as_dataset(held_out, 'held_out'))
+            drawn = isinstance(train, (datasets.Stream, datasets.Multitask))
+            self._source = source_of(train) if drawn else StoredSource(as_dataset(train, 'train'))
+            held_out = default_held_out(train) if held_out is None else held_out
+            self._data = (self._source.like, None if held_out is None else as_dataset(held_out, 'held_out'))
         elif held_out is not None:
             raise ValueError(
                 "held_out must be None when training on a Curriculum: every stage holds out its own "
@@ -118,8 +129,12 @@ class Stages:
         return self.curriculum is not None and self.stage > 0 and not any(self.rows.values())
 
     def data(self):
-        """``(train, held_out)`` of the current stage."""
+        """``(train, held_out)`` of the current stage (``train``: a stream's shape, as a fixed set)."""
         return self._data if self.curriculum is None else self.curriculum.stage_splits(self.stage)
+
+    def source(self):
+        """Where the current stage's batches come from (:mod:`trainer.loop.sources`)."""
+        return self._source if self.curriculum is None else StoredSource(self.data()[0])
 
     def resume(self, histories, path):
         """Move to where a checkpoint's histories (one per member) left off."""
@@ -190,22 +205,29 @@ class FitOptions:
     mode: str = 'auto'
     min_delta: float = 0.0
     compile_epoch: bool = False
+    steps_per_epoch: Optional[int] = None
 
 
 def make_plan(stages, options, names, placement):
-    """The validated :class:`FitPlan` of ``stages``' current stage (of the one dataset, without a curriculum)."""
+    """The validated :class:`FitPlan` of ``stages``' current stage (of the one dataset, without a curriculum).
+
+    ``names(groups)`` gives the history names for the stage's trial groups (``Learner.names_for``).
+    """
     train, held_out = stages.data()
+    source = stages.source()
     if held_out is not None:
         checks.scores_something(held_out, 'held_out' if stages.curriculum is None else
                                 f'the held-out split of curriculum stage {stages.stage}')
     if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
         raise TypeError(f"seed must be a non-negative int (it seeds the shuffles), got {options.seed!r}.")
     batch_size = checks.positive_int(
-        'batch_size', options.batch_size, at_most=len(train),
+        'batch_size', options.batch_size, at_most=len(train) if source.kind == 'stored' else None,
         fix=f'The training set has {len(train)} trials; use a batch_size between 1 and {len(train)}.')
+    steps = source.n_steps(batch_size, options.steps_per_epoch)
     placement.check_batch(batch_size)
     if not isinstance(options.compile_epoch, (bool, np.bool_, int)) or options.compile_epoch not in (0, 1):
         raise TypeError(f"compile_epoch must be True or False, got {options.compile_epoch!r}.")
+    names = names(source.groups)
     keys = list(names) + ([f'held_out_{k}' for k in names] if held_out is not None else [])
     if stages.monitor is not None and stages.monitor not in keys:
         raise ValueError(f"the curriculum advances on {stages.monitor!r}, which is not a history "
@@ -217,4 +239,4 @@ def make_plan(stages, options, names, placement):
         train, held_out, checks.positive_int('n_epochs', options.n_epochs), batch_size,
         options.seed + (stages.stage or 0), options.shuffle, checks.positive_int('eval_every', options.eval_every),
         monitor, mode_sign(options.mode, monitor), options.min_delta, bool(options.compile_epoch),
-        tuple(names), stages.stage, stages.offset)
+        tuple(names), stages.stage, stages.offset, source, steps)

@@ -12,6 +12,17 @@ from typing import Any, Optional
 BOOKKEEPING = ('member', 'epoch', 'stage', 'lr', 'time')
 
 
+def headline(logs):
+    """The metrics worth a progress line or a plot: per-group values (``'acc/<task>'``) only as their worst.
+
+    Examples
+    --------
+    >>> headline({'loss': 0.3, 'acc/a': 0.9, 'acc/b': 0.7, 'acc/worst': 0.7})
+    {'loss': 0.3, 'acc/worst': 0.7}
+    """
+    return {k: v for k, v in logs.items() if '/' not in k or k.endswith('/worst')}
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class TrainResult:
     """What :meth:`Trainer.fit` returns.
@@ -107,7 +118,7 @@ class TrainResult:
         """
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
-        keys = [k for k in self.history[0] if k not in BOOKKEEPING and not k.startswith('held_out_')]
+        keys = [k for k in headline(self.history[0]) if k not in BOOKKEEPING and not k.startswith('held_out_')]
         fig = Figure(figsize=(4.2 * len(keys), 3.2), layout='constrained')
         axes = fig.subplots(1, len(keys), squeeze=False)
         epochs = self.curve('epoch')

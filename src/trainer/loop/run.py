@@ -21,7 +21,7 @@ import numpy as np
 from ..core import checkpoint as _checkpoint
 from ..core.compiles import counting
 from ..core.errors import NonFiniteLossError
-from ..objectives.scores import mean_of
+from ..objectives.scores import mean_of, worst_of
 from .callbacks import is_main, metrics_of
 from .plan import Best, make_plan
 
@@ -175,6 +175,7 @@ class Fit:
     def progress(self):
         """What a checkpoint holds besides the arrays: enough to resume exactly."""
         common = {'epoch': self.epoch, 'seed': self.options.seed, 'batch_size': self.plan.batch_size,
+                  'steps_per_epoch': self.options.steps_per_epoch, 'source': self.plan.source.fingerprint(),
                   'curriculum': self.stages.fingerprint(),
                   'callbacks': [{'class': type(cb).__name__, 'state': cb.state_dict()} for cb in self.callbacks]}
         if self.n_members is None:
@@ -196,7 +197,7 @@ def run_fit(engine, stages, options, callbacks, *, resume_from=None, restore_bes
     fit = Fit(engine, stages, options, callbacks, hparams)
     saved = None if resume_from is None else _checkpoint.read(resume_from)
     progress = None if saved is None else _read_progress(saved, resume_from, fit)
-    fit.plan = make_plan(stages, options, engine.names, engine.placement)
+    fit.plan = make_plan(stages, options, engine.learner.names_for, engine.placement)
     if progress is not None:
         _check_resume(progress, resume_from, fit)
     engine.learner.program.compiles = {'train': 0, 'eval': 0}
@@ -250,6 +251,8 @@ def _read_progress(saved, path, fit):
 def _check_resume(progress, path, fit):
     plan, options = fit.plan, fit.options
     wanted = {'seed': options.seed, 'batch_size': plan.batch_size}
+    if plan.source.fingerprint() is not None:  # a stream: its trials are a function of its seed
+        wanted.update(steps_per_epoch=options.steps_per_epoch, source=plan.source.fingerprint())
     if fit.n_members is not None:
         wanted['seeds'] = None if fit.engine.seeds is None else list(fit.engine.seeds)
     got = {k: progress.get(k) for k in wanted}
@@ -318,11 +321,11 @@ def _epoch(fit, state, epoch):
     held = None
     if plan.evaluates(epoch):
         new, held_sums = engine.evaluate(new, trained)
-        held = [mean_of(s, axis=0) for s in held_sums]
+        held = [_means(plan, s) for s in held_sums]
     elapsed = time.perf_counter() - start
     improved = []
     for k in np.flatnonzero(trained):
-        means = mean_of({name: (total[:, k], count[:, k]) for name, (total, count) in sums.items()}, axis=0)
+        means = _means(plan, {name: (total[:, k], count[:, k]) for name, (total, count) in sums.items()})
         row = {'epoch': epoch, **({} if plan.stage is None else {'stage': plan.stage}),
                **{name: means[name] for name in plan.names}}
         if plan.held_out is not None:
@@ -338,6 +341,12 @@ def _epoch(fit, state, epoch):
     fit.epoch, fit.trained = epoch, list(trained)
     engine.sync(new)  # callbacks and checkpoints see the model after this epoch
     return new
+
+
+def _means(plan, sums):
+    """``{name: mean}`` of an epoch's sums, with each group's worst (``'acc/worst'``) in a multitask fit."""
+    means = mean_of(sums, axis=0)
+    return means if plan.groups is None else worst_of(means, plan.groups)
 
 
 def _what_diverged(sums, finite, k, epoch):
@@ -401,6 +410,6 @@ def _after_epoch(fit, epoch):
             record.best = Best(None, None, 0, None)  # a new stage's scores start afresh
         fit.engine.reset_best(fit.state)
         if epoch < fit.plan.n_epochs:
-            fit.plan = make_plan(fit.stages, fit.options, fit.engine.names, fit.engine.placement)
+            fit.plan = make_plan(fit.stages, fit.options, fit.engine.learner.names_for, fit.engine.placement)
             fit.state = fit.engine.prepare(fit.plan, fit.state)
     return False

@@ -23,7 +23,7 @@ from .reduce import call_with_mask
 from .metrics import get as get_metric
 from .losses import accepts_mask
 
-__all__ = ['as_sums', 'make_score', 'mean_of', 'resolve_metrics', 'worst_of']
+__all__ = ['as_sums', 'grouped_names', 'make_score', 'mean_of', 'resolve_metrics', 'worst_of']
 
 
 def _name_of(metric, i):
@@ -205,6 +205,17 @@ def worst_of(means, groups, *, sign=None):
         higher = ('acc' in base) if sign is None else sign > 0
         out[f'{base}/worst'] = (min(row) if higher else max(row)) if row else float('nan')
     return out
+
+
+def grouped_names(names, groups):
+    """The per-group names of ``names``: ``'<name>/<group>'`` for every group, then ``'<name>/worst'``.
+
+    Examples
+    --------
+    >>> grouped_names(('loss', 'acc'), ('a', 'b'))
+    ('loss/a', 'loss/b', 'loss/worst', 'acc/a', 'acc/b', 'acc/worst')
+    """
+    return tuple(f'{name}/{g}' for name in names for g in (*groups, 'worst'))
 
 
 def mean_of(sums, axis=None):

@@ -12,12 +12,15 @@ and, where it helps, a curriculum (:class:`datasets.Curriculum`). ``TASKS.md``
 (rendered by ``benchmarks/tasks.py``) shows what each recipe reaches. The two
 direction-reproduction tasks train with ``mse`` and report the mean angular
 error in degrees; the fixed fitting targets are refused (fit them with
-:class:`trainer.Fitter`).
+:class:`trainer.Fitter`). :func:`train_multitask` trains one network on many
+tasks at once (``'yang8'``, Yang et al. 2019) from device streams.
 """
 
+from .multitask import COLLECTIONS, MultitaskRecipe, MultitaskRun, multitask_recipe, parse_tasks, train_multitask
 from .recipe import Recipe
 from .table import DEFAULT_RECIPE, RECIPES, recipe_for
 from .task_run import TaskRun, angular_error, train_task
 
-__all__ = sorted(['DEFAULT_RECIPE', 'RECIPES', 'Recipe', 'TaskRun', 'angular_error',
-                  'recipe_for', 'train_task'])
+__all__ = sorted(['COLLECTIONS', 'DEFAULT_RECIPE', 'MultitaskRecipe', 'MultitaskRun', 'RECIPES', 'Recipe',
+                  'TaskRun', 'angular_error', 'multitask_recipe', 'parse_tasks', 'recipe_for', 'train_multitask',
+                  'train_task'])

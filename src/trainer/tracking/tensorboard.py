@@ -1,6 +1,7 @@
 """``TensorBoard``: a callback writing every epoch's metrics, the learning rate and the curves to TensorBoard."""
 
 import os
+import secrets
 
 from ..loop.callbacks import Callback
 from .scalars import curves_figure, epoch_scalars, missing_extra
@@ -58,7 +59,9 @@ class TensorBoard(Callback):
         self.fit = fit
         if fit.is_main:
             purge = self.last_step + 1 if self.resumed else None
-            self.writer = _writer_class()(logdir=self.log_dir, purge_step=purge)
+            # A suffix of its own: two writers opened in one second would otherwise share a file name.
+            self.writer = _writer_class()(logdir=self.log_dir, purge_step=purge,
+                                          filename_suffix=f'.{os.getpid()}.{secrets.token_hex(4)}')
 
     def on_epoch_end(self, epoch, logs):
         """Log every epoch not logged yet (after a resume, the checkpoint's own epochs too)."""
