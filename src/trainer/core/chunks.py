@@ -116,7 +116,8 @@ def chunk_slice(data, idx, j, chunk):
     """
 
     def part(x):
-        return jax.lax.dynamic_slice_in_dim(x[idx], j * chunk, chunk, axis=1)
+        # Slice time before gathering trials: no (B, T, ...) copy of the whole trials.
+        return jax.lax.dynamic_slice_in_dim(x, j * chunk, chunk, axis=1)[idx]
 
     targets = data['targets']
     return {'inputs': part(data['inputs']),

@@ -91,6 +91,7 @@ class ChunkedEngine(SingleEngine):
 
     def prepare(self, plan, state=None):
         k, self.n_chunks = chunk_plan(plan.train.n_steps, self.chunk)
+        self.k = k
         state = super().prepare(plan, state)
         learner = self.learner
         self.ready(plan)
