@@ -18,7 +18,8 @@ fixed fitting targets, and brainmass's bundled ``example_signal`` (as a
 TaskDataset) and ``example_connectome`` (as is), read from brainmass when it
 is installed. It is shared with ``brainmass.datasets`` both ways.
 :func:`from_arrays`, :func:`from_npz` and :func:`register_dataset` add your
-own; a :class:`Curriculum` orders stages of a task, easiest first.
+own; :func:`from_recording` cuts one long recording into consecutive windows
+for carried-state training; a :class:`Curriculum` orders stages of a task, easiest first.
 :func:`batches` serves minibatches through grain, one record per batch,
 reshuffled per ``(seed, epoch)`` and resumable from any step.
 """
@@ -32,6 +33,7 @@ from ._fixed_targets import (Signal, example_connectome, example_signal, fc_matr
 from ._io import from_arrays, from_npz, save_npz
 from ._plot import plot_trial
 from ._record import TaskDataset
+from ._recording import from_recording
 # _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
 from ._registry import _REGISTRY, list_datasets, load_dataset, loader_of, register_dataset  # noqa: F401
 
@@ -49,6 +51,7 @@ __all__ = [
     'from_arrays',
     'from_cogtask',
     'from_npz',
+    'from_recording',
     'list_datasets',
     'load_dataset',
     'loader_of',
