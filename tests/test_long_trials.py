@@ -4,6 +4,7 @@ import warnings
 
 import brainstate
 import braintools
+import brainunit as u
 import datasets
 import jax
 import jax.numpy as jnp
@@ -169,29 +170,54 @@ def test_tbptt_and_remat_memory_against_bptt():
 
 
 class _Net(brainstate.nn.Module):
-    def __init__(self, n_in=2, n_hidden=32, n_out=2):
+    """An LSTM with a leaky rate readout: every weight has a braintrace online gradient."""
+
+    def __init__(self, n_in=2, n_hidden=32, n_out=2, cell='LSTMCell', readout='LeakyRateReadout'):
         super().__init__()
         self.n_input = n_in
-        self.cell = braintrace.nn.GRUCell(n_in, n_hidden)
-        self.out = braintrace.nn.Linear(n_hidden, n_out)
+        self.cell = getattr(braintrace.nn, cell)(n_in, n_hidden)
+        with brainstate.environ.context(dt=1.0 * u.ms):
+            self.out = (braintrace.nn.LeakyRateReadout(n_hidden, n_out, tau=2.0 * u.ms) if readout == 'LeakyRateReadout'
+                        else braintrace.nn.Linear(n_hidden, n_out))
 
     def update(self, x):
         return self.out(self.cell(x))
 
 
 def test_online_fit_reaches_the_bptt_accuracy_band():
-    data = datasets.load_dataset('delayed_match_task', n_trials=512, seq_len=4, n_symbols=2)
-    train, held_out = data.split(384, seed=0)
+    data = datasets.load_dataset('delayed_match_task', n_trials=320, seq_len=6, n_symbols=2)
+    train, held_out = data.split(256, seed=0)
     accuracy = {}
     for gradient in ('bptt', 'online'):
-        trainer = Trainer(_Net(), braintools.optim.Adam(lr=2e-2), objective=objectives.cross_entropy(),
+        trainer = Trainer(_Net(n_hidden=16), braintools.optim.Adam(lr=2e-2), objective=objectives.cross_entropy(),
                           metrics=['accuracy'], progress=False, gradient=gradient)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # braintrace names the weights it leaves to non-temporal learning
-            result = trainer.fit(train, held_out=held_out, n_epochs=6, batch_size=32)
+            result = trainer.fit(train, held_out=held_out, n_epochs=4, batch_size=32)
         accuracy[gradient] = max(r['held_out_accuracy'] for r in result.history)
     assert accuracy['bptt'] >= 0.95
     assert accuracy['online'] >= accuracy['bptt'] - 0.05
+
+
+def test_online_refuses_weights_braintrace_cannot_learn_and_allows_them_on_request():
+    data = datasets.load_dataset('delayed_match_task', n_trials=32, seq_len=4, n_symbols=2)
+
+    def fit(**online):
+        net = _Net(n_hidden=8, cell='GRUCell', readout='Linear')
+        net.initial_out = np.asarray(net.out.weight.value['weight'])
+        net.initial_wz = np.asarray(net.cell.Wz.weight.value['weight'])
+        trainer = Trainer(net, braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(), progress=False,
+                          gradient='online', online=online or None)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            trainer.fit(data, n_epochs=1, batch_size=16)
+        return net
+
+    with pytest.raises(ValueError, match=r"gives no online gradient to \['cell.Wr.weight', 'out.weight'\]"):
+        fit()
+    net = fit(algorithm='es_d_rtrl', decay_or_rank=0.9, allow_untrained=True)
+    assert np.array_equal(np.asarray(net.out.weight.value['weight']), net.initial_out)  # left as it was
+    assert not np.array_equal(np.asarray(net.cell.Wz.weight.value['weight']), net.initial_wz)
 
 
 def test_online_chunks_carry_traces_and_checkpoint(tmp_path):

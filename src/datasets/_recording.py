@@ -60,7 +60,7 @@ def from_recording(inputs, targets, *, window, dt, n_streams=1, mask=None):
     >>> import numpy as np
     >>> import datasets
     >>> ds = datasets.from_recording(np.ones((1000, 3)), np.zeros((1000, 2)), window=100, dt=1.0, n_streams=4)
-    >>> ds.inputs.shape, list(ds.conditions['start'])
+    >>> ds.inputs.shape, ds.conditions['start'].tolist()
     ((4, 200, 3), [0, 250, 500, 750])
     """
     x, y = _as_series('inputs', inputs), _as_series('targets', targets)

@@ -45,7 +45,10 @@ def check_online(model, online):
     braintrace = _braintrace()
     if online is not None and not isinstance(online, dict):
         raise TypeError(f"online must be a dict such as {_DEFAULT}, got {online!r}.")
-    online = {**_DEFAULT, **(online or {})}
+    # The defaults are ES-D-RTRL's options; another algorithm brings its own.
+    online = dict(online or {})
+    if 'algorithm' not in online:
+        online = {**_DEFAULT, **online}
     layers = [m for _, m in model.nodes(brainstate.nn.Module).items()
               if type(m).__module__.startswith('braintrace')]
     if not layers:
@@ -67,7 +70,8 @@ class OnlineEngine(ChunkedEngine):
         ``None``: one optimizer step per batch of trials (traces over the whole
         trial); ``k``: one per chunk of ``k`` steps, state and traces carried.
     online : dict
-        ``{'algorithm': name or class, **braintrace.compile options}``.
+        ``{'algorithm': name or class, **braintrace.compile options}``; ``'allow_untrained': True``
+        trains a model some of whose weights braintrace gives no online gradient (they stay).
     """
 
     def __init__(self, learner, chunk, online):
@@ -86,7 +90,7 @@ class OnlineEngine(ChunkedEngine):
         """``braintrace.compile`` the model for this batch size (it makes the hidden states anew)."""
         braintrace = _braintrace()
         options = dict(self.online)
-        algorithm = options.pop('algorithm')
+        algorithm, allow_untrained = options.pop('algorithm'), options.pop('allow_untrained', False)
         example = jnp.zeros((plan.batch_size, plan.train.n_features), plan.train.inputs.dtype)
         model = self.learner.model
         try:
@@ -95,6 +99,15 @@ class OnlineEngine(ChunkedEngine):
         except braintrace.CompilationError as error:
             raise ValueError(f"braintrace cannot learn {type(model).__name__} online ({error}); build its "
                              "recurrent weights from braintrace.nn layers.") from None
+        learned = {tuple(r.path) for r in self.compiled.graph.hidden_param_op_relations}
+        untrained = ['.'.join(map(str, k)) for k in self.learner.weights if tuple(k) not in learned]
+        if untrained and not allow_untrained:
+            raise ValueError(
+                f"braintrace {braintrace.__version__} gives no online gradient to {untrained}: they reach no hidden "
+                "state through their own operation (a Linear readout, a GRU's reset gate), and would stay at "
+                "their initial values. Read out with braintrace.nn.LeakyRateReadout and use "
+                "braintrace.nn.ValinaRNNCell or LSTMCell, or pass online={..., 'allow_untrained': True} to "
+                "train the other weights only.")
         own = {id(s) for s in model.states().values()}
         extra = [s for s in self.compiled.states().values() if id(s) not in own]
         # Stable keys (braintrace's own paths hold object ids), so a checkpoint resumes in another process.
