@@ -108,6 +108,41 @@ def epoch_seconds(gradient, n_steps, *, hidden=128, batch=32, chunk=100, repeats
     return min(times)
 
 
+class OnlineLSTM(brainstate.nn.Module):
+    """braintrace's LSTM with a leaky rate readout: every weight has an online gradient."""
+
+    def __init__(self, n_in, n_hidden, n_out, tau=10.0):
+        import braintrace
+        import brainunit as u
+        super().__init__()
+        self.n_input = n_in
+        self.cell = braintrace.nn.LSTMCell(n_in, n_hidden)
+        with brainstate.environ.context(dt=1.0 * u.ms):
+            self.out = braintrace.nn.LeakyRateReadout(n_hidden, n_out, tau=tau * u.ms)
+
+    def update(self, x):
+        return self.out(self.cell(x))
+
+
+def long_delay_accuracy(gradient, *, delay=1000.0, dt=2.0, n_trials=512, n_epochs=8, hidden=64, chunk=120, seed=0):
+    """Best held-out accuracy of ``gradient`` on delay_match_sample with a ``delay``-ms delay at ``dt`` ms.
+
+    The same braintrace LSTM for every gradient (plain layers cannot learn online).
+    """
+    import brainunit as u
+    data = datasets.load_dataset('delay_match_sample', n_trials=n_trials, dt=dt, seed=seed, t_delay=delay * u.ms)
+    train, held_out = data.split(0.75, seed=seed)
+    chunk = max(d for d in range(1, chunk + 1) if data.n_steps % d == 0)  # TBPTT's chunks divide the trial
+    trainer = Trainer(OnlineLSTM(data.n_features, hidden, data.n_classes), braintools.optim.Adam(lr=1e-2),
+                      objective=objectives.cross_entropy(), metrics=['accuracy'], progress=False,
+                      gradient=gradient, chunk=None if gradient in ('bptt', 'online') else chunk, grad_clip_norm=1.0)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        result = trainer.fit(train, held_out=held_out, n_epochs=n_epochs, batch_size=32)
+    return data.n_steps, max(r['held_out_accuracy'] for r in result.history), time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--lengths', type=int, nargs='+', default=[100, 1000, 10000])
@@ -117,7 +152,17 @@ def main():
     parser.add_argument('--budget', type=float, default=1.0, help='GiB of scratch memory')
     parser.add_argument('--no-time', action='store_true')
     parser.add_argument('--time-up-to', type=int, default=10000, help='time epochs of trials up to this length')
+    parser.add_argument('--accuracy', action='store_true', help='only: each gradient on a long-delay task')
+    parser.add_argument('--delay', type=float, default=1000.0, help='ms of delay (at dt 2 ms)')
+    parser.add_argument('--epochs', type=int, default=8)
     args = parser.parse_args()
+    if args.accuracy:
+        for g in GRADIENTS:
+            n_steps, acc, seconds = long_delay_accuracy(g, delay=args.delay, n_epochs=args.epochs)
+            print(f"delay_match_sample, {args.delay:g} ms delay at dt 2 ms (T={n_steps}, {args.epochs} epochs of "
+                  f"12 batches): {g:>6} best held-out "
+                  f"accuracy {acc:.3f} in {seconds:.0f} s", flush=True)
+        return
     memory = {g: {} for g in GRADIENTS}
     print(f"GRU {args.hidden}, batch {args.batch}, chunk {args.chunk} (remat: {args.chunk}-step checkpointed chunks)")
     print(f"{'T':>7} " + ' '.join(f'{g + " MiB":>12}' for g in GRADIENTS) + '   ' +

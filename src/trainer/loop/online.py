@@ -76,11 +76,10 @@ class OnlineEngine(ChunkedEngine):
 
     def __init__(self, learner, chunk, online):
         super().__init__(learner, chunk, name='online')
-        self.online, self.compiled = dict(online), None
+        self.online, self.compiled, self.requested = dict(online), None, chunk
 
     def prepare(self, plan, state=None):
-        if self.chunk is None:
-            self.chunk = plan.train.n_steps
+        self.chunk = self.requested or plan.train.n_steps  # whole trials: this stage's length
         return super().prepare(plan, state)
 
     def key(self):
@@ -109,9 +108,9 @@ class OnlineEngine(ChunkedEngine):
                 "braintrace.nn.ValinaRNNCell or LSTMCell, or pass online={..., 'allow_untrained': True} to "
                 "train the other weights only.")
         own = {id(s) for s in model.states().values()}
-        extra = [s for s in self.compiled.states().values() if id(s) not in own]
-        # Stable keys (braintrace's own paths hold object ids), so a checkpoint resumes in another process.
-        self.program.extra_hidden = {('online', str(i)): s for i, s in enumerate(extra)}
+        names = _var_names(self.compiled.graph.hidden_param_op_relations)
+        self.program.extra_hidden = {('online', *_stable(path, names)): s for path, s in self.compiled.states().items()
+                                     if id(s) not in own}
 
     def carried(self, template):
         return {**template, **{k: s.value for k, s in self.program.extra_hidden.items()}}
@@ -169,3 +168,29 @@ class OnlineEngine(ChunkedEngine):
 
 def _call(fn, prediction, target, mask):
     return call_with_mask(fn, prediction, target, mask, 'objective')
+
+
+def _var_names(relations):
+    """``{id: weight name}`` of the jaxpr variables braintrace keys its traces by (ids change per process)."""
+    names = {}
+    for r in sorted(relations, key=lambda r: r.path):
+        name = '.'.join(map(str, r.path))
+        names.setdefault(id(r.x_var), name)
+        names[id(r.y_var)] = name
+    return names
+
+
+def _stable(path, names):
+    """``path`` with each object id replaced by its weight's name: a key that a checkpoint finds again."""
+    out = []
+    for part in path:
+        if isinstance(part, tuple):
+            out.extend(_stable(part, names))
+        elif isinstance(part, int) and not isinstance(part, bool):
+            if part not in names:
+                raise ValueError(f"braintrace state {path!r} is keyed by an object this engine cannot name; "
+                                 "its checkpoints could not be resumed.")
+            out.append(names[part])
+        else:
+            out.append(str(part))
+    return tuple(out)
