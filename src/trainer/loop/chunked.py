@@ -34,13 +34,13 @@ def chunk_plan(n_steps, chunk):
     return k, n_steps // k
 
 
-def make_chunk_step(learner, chunk, n_chunks, loss_of=None):
+def make_chunk_step(learner, chunk, n_chunks, grad_fn=None):
     """``build() -> batch(data, template, idx, j, advance) -> (sums, finite)``: the 3b step on chunk ``j``.
 
-    ``loss_of(data, idx, j) -> (loss, (values, count))`` replaces the chunk's
-    scored loss (the online engine's); the default scores chunk ``j`` with
-    the learner's forward, objective and metrics. Per-trial targets count on
-    a trial's last chunk only.
+    The gradient is BPTT's within the chunk, of chunk ``j`` scored with the
+    learner's forward, objective and metrics (per-trial targets count on a
+    trial's last chunk only); ``grad_fn(data, idx, j) -> (grads, loss, (values,
+    count))`` replaces it (the online engine's).
     """
     model, program = learner.model, learner.program
 
@@ -55,8 +55,8 @@ def make_chunk_step(learner, chunk, n_chunks, loss_of=None):
         return loss, (values, count)
 
     def build():
-        step = make_train_step(model, learner.optimizer, learner.weights, loss_of or chunk_loss,
-                               clip_norm=learner.grad_clip_norm, schedule=learner.lr_schedule)
+        step = make_train_step(model, learner.optimizer, learner.weights, chunk_loss, clip_norm=learner.grad_clip_norm,
+                               schedule=learner.lr_schedule, grad_fn=grad_fn)
 
         def batch(data, template, idx, j, advance):
             reset_hidden(program.hidden_states(), template, j == 0)

@@ -11,20 +11,22 @@ states and braintrace's traces are carried in ``TrainState.hidden`` (reset at
 each trial), so checkpoints, held-out passes, metrics and callbacks are the
 Trainer's.
 
-braintrace learns only the weights its ETP primitives route into a hidden
-state: build the model from ``braintrace.nn`` layers (``ValinaRNNCell``,
-``GRUCell``, ``LSTMCell``, ``LeakyRateReadout``, ``Linear``...). A model of plain
-``brainstate.nn`` layers is refused.
+braintrace learns only the weights its ETP primitives route straight into a
+hidden state: build the model from ``braintrace.nn`` layers, e.g. an
+``LSTMCell`` or ``ValinaRNNCell`` read out by a ``LeakyRateReadout``. A model
+of plain ``brainstate.nn`` layers is refused, and so (unless
+``online={..., 'allow_untrained': True}``) is one with weights braintrace
+0.2.6 gives a zero gradient: a ``braintrace.nn.Linear`` readout (no hidden
+state of its own), a ``GRUCell``'s reset gate. ``model.reg_loss()`` is not
+part of the online gradient.
 """
 
 import brainstate
 import jax.numpy as jnp
 
-from ..core.chunks import chunk_slice, reset_hidden
-from ..core.step import make_train_step
+from ..core.chunks import chunk_slice
 from ..objectives.reduce import call_with_mask
-from ..objectives.scores import as_sums
-from .chunked import ChunkedEngine
+from .chunked import ChunkedEngine, make_chunk_step
 
 __all__ = ['OnlineEngine', 'check_online']
 
@@ -42,7 +44,7 @@ def _braintrace():
 
 def check_online(model, online):
     """``online`` completed with the defaults; raise if braintrace is missing or ``model`` has no braintrace layer."""
-    braintrace = _braintrace()
+    _braintrace()  # installed, or a clear ImportError now rather than at the first fit
     if online is not None and not isinstance(online, dict):
         raise TypeError(f"online must be a dict such as {_DEFAULT}, got {online!r}.")
     # The defaults are ES-D-RTRL's options; another algorithm brings its own.
@@ -56,7 +58,6 @@ def check_online(model, online):
             f"gradient='online' needs a model built from braintrace.nn layers (braintrace.nn.ValinaRNNCell, "
             f"GRUCell, LSTMCell, LeakyRateReadout, Linear...); {type(model).__name__} has none, so braintrace "
             "has no weight to learn online. Rebuild it from braintrace.nn, or use gradient='tbptt' or 'remat'.")
-    del braintrace
     return online
 
 
@@ -116,8 +117,7 @@ class OnlineEngine(ChunkedEngine):
         return {**template, **{k: s.value for k, s in self.program.extra_hidden.items()}}
 
     def build(self, k, n_chunks):
-        learner, compiled = self.learner, self.compiled
-        model, weights = learner.model, learner.weights
+        learner, compiled, weights = self.learner, self.compiled, self.learner.weights
         objective, metrics = learner.objective, learner.metrics
 
         def grad_fn(data, idx, j):
@@ -150,20 +150,7 @@ class OnlineEngine(ChunkedEngine):
                 loss, values, count = loss * on, {n: v * on for n, v in values.items()}, count * on
             return grads, loss, (values, count)
 
-        program = self.program
-
-        def build():
-            step = make_train_step(model, learner.optimizer, weights, None, clip_norm=learner.grad_clip_norm,
-                                   schedule=learner.lr_schedule, grad_fn=grad_fn)
-
-            def batch(data, template, idx, j, advance):
-                reset_hidden(program.hidden_states(), template, j == 0)
-                loss, (values, count), finite = step(data, idx, j, advance)
-                return as_sums(loss, values, count), finite
-
-            return batch
-
-        return build
+        return make_chunk_step(learner, k, n_chunks, grad_fn=grad_fn)
 
 
 def _call(fn, prediction, target, mask):
