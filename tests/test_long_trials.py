@@ -260,3 +260,12 @@ def test_bad_gradient_arguments(kwargs, message):
 def test_chunk_must_divide_the_trial():
     with pytest.raises(ValueError, match=r"chunk=5 does not divide the trials' 12 steps; choose a divisor"):
         _trainer('tbptt', 5).fit(_regression(), n_epochs=1, batch_size=8)
+
+
+def test_tbptt_compiled_epoch_equals_per_step_and_compiles_once():
+    data = _regression()
+    per_step = _trainer('tbptt', 4).fit(data, n_epochs=2, batch_size=8, held_out=data)
+    scanned = _trainer('tbptt', 4).fit(data, n_epochs=2, batch_size=8, held_out=data, compile_epoch=True)
+    assert per_step.n_compilations == {'train': 1, 'eval': 1} == scanned.n_compilations
+    np.testing.assert_allclose([r['loss'] for r in scanned.history], [r['loss'] for r in per_step.history],
+                               rtol=1e-6)
