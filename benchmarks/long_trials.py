@@ -1,7 +1,9 @@
 """Long trials: peak memory and time per epoch of each gradient vs trial length.
 
-For trials of T = 100, 1000, 10000 steps (GRU, 128 units, batch 32, 3 inputs,
-2 outputs, an MSE on every step) and each ``Trainer(gradient=...)``:
+For trials of T = 100, 1000, 10000 steps (one model for every gradient:
+braintrace's LSTM of 128 units with a leaky rate readout, which braintrace
+can learn online entirely; batch 32, 3 inputs, 2 outputs, an MSE on every
+step) and each ``Trainer(gradient=...)``:
 
 - ``memory``: XLA's ``temp_size_in_bytes`` of the compiled train step
   (``jax.jit(step).lower(...).compile().memory_analysis()``): the scratch
@@ -32,7 +34,6 @@ from trainer.loop.chunked import ChunkedEngine
 from trainer.loop.engine import SingleEngine
 from trainer.loop.online import OnlineEngine
 from trainer.loop.plan import FitOptions, Stages, make_plan
-from trainer.models import RateRNN
 
 GRADIENTS = ('bptt', 'remat', 'tbptt', 'online')
 
@@ -43,22 +44,24 @@ def _data(n_steps, batch, n_in=3, n_out=2, seed=0):
     return datasets.from_arrays(x, np.tanh(np.cumsum(x[..., :n_out], axis=1) * 0.1).astype(np.float32))
 
 
-class OnlineGRU(brainstate.nn.Module):
-    """The benchmark's GRU from braintrace.nn layers (what ``gradient='online'`` learns)."""
+class OnlineLSTM(brainstate.nn.Module):
+    """braintrace's LSTM with a leaky rate readout: every weight has an online gradient."""
 
-    def __init__(self, n_in, n_hidden, n_out):
+    def __init__(self, n_in, n_hidden, n_out, tau=10.0):
         import braintrace
+        import brainunit as u
         super().__init__()
         self.n_input = n_in
-        self.cell = braintrace.nn.GRUCell(n_in, n_hidden)
-        self.out = braintrace.nn.Linear(n_hidden, n_out)
+        self.cell = braintrace.nn.LSTMCell(n_in, n_hidden)
+        with brainstate.environ.context(dt=1.0 * u.ms):
+            self.out = braintrace.nn.LeakyRateReadout(n_hidden, n_out, tau=tau * u.ms)
 
     def update(self, x):
         return self.out(self.cell(x))
 
 
 def _trainer(gradient, hidden, chunk):
-    model = OnlineGRU(3, hidden, 2) if gradient == 'online' else RateRNN(3, hidden, 2)
+    model = OnlineLSTM(3, hidden, 2)
     chunk = None if gradient == 'bptt' else chunk
     return Trainer(model, braintools.optim.Adam(lr=1e-3), objective=objectives.mse(), progress=False,
                    gradient=gradient, chunk=chunk)
@@ -108,22 +111,6 @@ def epoch_seconds(gradient, n_steps, *, hidden=128, batch=32, chunk=100, repeats
     return min(times)
 
 
-class OnlineLSTM(brainstate.nn.Module):
-    """braintrace's LSTM with a leaky rate readout: every weight has an online gradient."""
-
-    def __init__(self, n_in, n_hidden, n_out, tau=10.0):
-        import braintrace
-        import brainunit as u
-        super().__init__()
-        self.n_input = n_in
-        self.cell = braintrace.nn.LSTMCell(n_in, n_hidden)
-        with brainstate.environ.context(dt=1.0 * u.ms):
-            self.out = braintrace.nn.LeakyRateReadout(n_hidden, n_out, tau=tau * u.ms)
-
-    def update(self, x):
-        return self.out(self.cell(x))
-
-
 def long_delay_accuracy(gradient, *, delay=1000.0, dt=2.0, n_trials=512, n_epochs=8, hidden=64, chunk=120, seed=0):
     """Best held-out accuracy of ``gradient`` on delay_match_sample with a ``delay``-ms delay at ``dt`` ms.
 
@@ -164,7 +151,7 @@ def main():
                   f"accuracy {acc:.3f} in {seconds:.0f} s", flush=True)
         return
     memory = {g: {} for g in GRADIENTS}
-    print(f"GRU {args.hidden}, batch {args.batch}, chunk {args.chunk} (remat: {args.chunk}-step checkpointed chunks)")
+    print(f"braintrace LSTM {args.hidden} + leaky readout, batch {args.batch}, chunk {args.chunk} (remat: {args.chunk}-step checkpointed chunks)")
     print(f"{'T':>7} " + ' '.join(f'{g + " MiB":>12}' for g in GRADIENTS) + '   ' +
           ' '.join(f'{g + " s/ep":>12}' for g in GRADIENTS))
     for n_steps in args.lengths:

@@ -1,5 +1,6 @@
 """Long trials: truncated BPTT (carried state), rematerialisation, braintrace online learning."""
 
+import importlib.util
 import warnings
 
 import brainstate
@@ -21,7 +22,8 @@ from trainer.loop.chunked import ChunkedEngine
 from trainer.loop.plan import FitOptions, Stages, make_plan
 from trainer.models import RateRNN
 
-braintrace = pytest.importorskip('braintrace')
+needs_braintrace = pytest.mark.skipif(importlib.util.find_spec('braintrace') is None,
+                                      reason="gradient='online' needs braintrace: pip install -e '.[online]'")
 
 
 def _regression(n_trials=32, n_steps=12, seed=0):
@@ -156,8 +158,9 @@ def test_remat_fit_matches_bptt_and_recomputes():
     assert 'checkpoint' in jaxpr or 'remat' in jaxpr
 
 
+@needs_braintrace
 def test_tbptt_and_remat_memory_against_bptt():
-    import importlib.util, pathlib
+    import pathlib
     spec = importlib.util.spec_from_file_location(
         'long_trials', pathlib.Path(__file__).parents[1] / 'benchmarks' / 'long_trials.py')
     bench = importlib.util.module_from_spec(spec)
@@ -173,6 +176,7 @@ class _Net(brainstate.nn.Module):
     """An LSTM with a leaky rate readout: every weight has a braintrace online gradient."""
 
     def __init__(self, n_in=2, n_hidden=32, n_out=2, cell='LSTMCell', readout='LeakyRateReadout'):
+        import braintrace
         super().__init__()
         self.n_input = n_in
         self.cell = getattr(braintrace.nn, cell)(n_in, n_hidden)
@@ -184,6 +188,7 @@ class _Net(brainstate.nn.Module):
         return self.out(self.cell(x))
 
 
+@needs_braintrace
 def test_online_fit_reaches_the_bptt_accuracy_band():
     data = datasets.load_dataset('delayed_match_task', n_trials=320, seq_len=6, n_symbols=2)
     train, held_out = data.split(256, seed=0)
@@ -199,6 +204,7 @@ def test_online_fit_reaches_the_bptt_accuracy_band():
     assert accuracy['online'] >= accuracy['bptt'] - 0.05
 
 
+@needs_braintrace
 def test_online_refuses_weights_braintrace_cannot_learn_and_allows_them_on_request():
     data = datasets.load_dataset('delayed_match_task', n_trials=32, seq_len=4, n_symbols=2)
 
@@ -220,6 +226,7 @@ def test_online_refuses_weights_braintrace_cannot_learn_and_allows_them_on_reque
     assert not np.array_equal(np.asarray(net.cell.Wz.weight.value['weight']), net.initial_wz)
 
 
+@needs_braintrace
 def test_online_chunks_carry_traces_and_resume_bit_identical(tmp_path):
     data = datasets.load_dataset('delayed_match_task', n_trials=48, seq_len=6, n_symbols=2)
     path = str(tmp_path / 'online.msgpack')
@@ -249,7 +256,7 @@ def test_online_chunks_carry_traces_and_resume_bit_identical(tmp_path):
     ({'gradient': 'tbptt', 'chunk': 0}, "chunk must be a positive int"),
     ({'gradient': 'bptt', 'chunk': 10}, "needs gradient='tbptt'"),
     ({'gradient': 'remat', 'forward': rollout}, "rematerialises the default rollout"),
-    ({'gradient': 'online'}, "braintrace.nn layers"),
+    pytest.param({'gradient': 'online'}, "braintrace.nn layers", marks=needs_braintrace),
     ({'online': {'algorithm': 'd_rtrl'}}, "configures gradient='online'"),
 ], ids=['name', 'no-chunk', 'chunk-0', 'bptt-chunk', 'remat-forward', 'online-plain-model', 'online-not-online'])
 def test_bad_gradient_arguments(kwargs, message):
@@ -269,3 +276,15 @@ def test_tbptt_compiled_epoch_equals_per_step_and_compiles_once():
     assert per_step.n_compilations == {'train': 1, 'eval': 1} == scanned.n_compilations
     np.testing.assert_allclose([r['loss'] for r in scanned.history], [r['loss'] for r in per_step.history],
                                rtol=1e-6)
+
+
+@needs_braintrace
+def test_online_d_rtrl_traces_are_named_by_weight():
+    data = datasets.load_dataset('delayed_match_task', n_trials=32, seq_len=4, n_symbols=2)
+    trainer = Trainer(_Net(n_hidden=4), braintools.optim.Adam(lr=1e-2), objective=objectives.cross_entropy(),
+                      progress=False, gradient='online', online={'algorithm': 'd_rtrl'})
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        result = trainer.fit(data, n_epochs=1, batch_size=16)
+    assert np.isfinite(result.history[0]['loss'])
+    assert ('online', 'etrace_bwg', 'cell.Wf.weight', '0') in trainer.program.extra_hidden

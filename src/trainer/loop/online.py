@@ -173,6 +173,8 @@ def _stable(path, names):
     for part in path:
         if isinstance(part, tuple):
             out.extend(_stable(part, names))
+        elif isinstance(part, int) and not isinstance(part, bool) and part not in names and part < 2 ** 16:
+            out.append(str(part))  # an index (a hidden group's), not an object id
         elif isinstance(part, int) and not isinstance(part, bool):
             if part not in names:
                 raise ValueError(f"braintrace state {path!r} is keyed by an object this engine cannot name; "
