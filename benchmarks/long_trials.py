@@ -119,7 +119,8 @@ def long_delay_accuracy(gradient, *, delay=1000.0, dt=2.0, n_trials=512, n_epoch
     import brainunit as u
     data = datasets.load_dataset('delay_match_sample', n_trials=n_trials, dt=dt, seed=seed, t_delay=delay * u.ms)
     train, held_out = data.split(0.75, seed=seed)
-    chunk = max(d for d in range(1, chunk + 1) if data.n_steps % d == 0)  # TBPTT's chunks divide the trial
+    # TBPTT's chunks divide the trial, and cut it into 4 or more.
+    chunk = max(d for d in range(1, min(chunk, data.n_steps // 4) + 1) if data.n_steps % d == 0)
     trainer = Trainer(OnlineLSTM(data.n_features, hidden, data.n_classes), braintools.optim.Adam(lr=1e-2),
                       objective=objectives.cross_entropy(), metrics=['accuracy'], progress=False,
                       gradient=gradient, chunk=None if gradient in ('bptt', 'online') else chunk, grad_clip_norm=1.0)
@@ -140,13 +141,14 @@ def main():
     parser.add_argument('--no-time', action='store_true')
     parser.add_argument('--time-up-to', type=int, default=10000, help='time epochs of trials up to this length')
     parser.add_argument('--accuracy', action='store_true', help='only: each gradient on a long-delay task')
-    parser.add_argument('--delay', type=float, default=1000.0, help='ms of delay (at dt 2 ms)')
+    parser.add_argument('--delay', type=float, default=1000.0, help='ms of delay')
+    parser.add_argument('--dt', type=float, default=2.0, help='ms per step of the accuracy task')
     parser.add_argument('--epochs', type=int, default=8)
     args = parser.parse_args()
     if args.accuracy:
         for g in GRADIENTS:
-            n_steps, acc, seconds = long_delay_accuracy(g, delay=args.delay, n_epochs=args.epochs)
-            print(f"delay_match_sample, {args.delay:g} ms delay at dt 2 ms (T={n_steps}, {args.epochs} epochs of "
+            n_steps, acc, seconds = long_delay_accuracy(g, delay=args.delay, dt=args.dt, n_epochs=args.epochs)
+            print(f"delay_match_sample, {args.delay:g} ms delay at dt {args.dt:g} ms (T={n_steps}, {args.epochs} epochs of "
                   f"12 batches): {g:>6} best held-out "
                   f"accuracy {acc:.3f} in {seconds:.0f} s", flush=True)
         return

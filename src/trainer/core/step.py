@@ -47,7 +47,6 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
         ``'step'`` advances the LR schedule after every step; ``'epoch'`` when
         the step's last argument ``advance`` is true (the last step of an
         epoch); ``None`` never.
-
     grad_fn : callable, optional
         ``grad_fn(*args) -> (grads, loss, aux)`` in place of the BPTT gradient
         of ``compute_loss`` (braintrace's online gradient, say).
