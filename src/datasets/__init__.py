@@ -18,7 +18,8 @@ fixed fitting targets, and brainmass's bundled ``example_signal`` (as a
 TaskDataset) and ``example_connectome`` (as is), read from brainmass when it
 is installed. It is shared with ``brainmass.datasets`` both ways.
 :func:`from_arrays`, :func:`from_npz` and :func:`register_dataset` add your
-own; a :class:`Curriculum` orders stages of a task, easiest first.
+own; :func:`from_recording` cuts one long recording into consecutive windows
+for carried-state training; a :class:`Curriculum` orders stages of a task, easiest first.
 :func:`batches` serves minibatches through grain, one record per batch,
 reshuffled per ``(seed, epoch)`` and resumable from any step. A
 :func:`stream` draws fresh trials for every ``(seed, epoch, step)`` instead
@@ -39,6 +40,7 @@ from ._multitask import TASK_CONDITION, Multitask
 from ._neurogym import from_neurogym
 from ._plot import plot_trial
 from ._record import TaskDataset
+from ._recording import from_recording
 from ._stream import Stream
 from ._stream_sources import stream
 # _REGISTRY too: brainmass.datasets exposes its registry dict under that name, and its users' code reaches it.
@@ -63,6 +65,7 @@ __all__ = [
     'from_cogtask',
     'from_neurogym',
     'from_npz',
+    'from_recording',
     'list_datasets',
     'load_dataset',
     'loader_of',

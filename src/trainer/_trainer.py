@@ -8,13 +8,16 @@ The front door of one model: it holds a :class:`~trainer.loop.learner.Learner`
 import brainstate
 
 from .core import checks as _checks
+from .core.chunks import check_gradient, remat_rollout
 from .core.compile_cache import enable_compile_cache
 from .core.data import as_dataset
 from .core.errors import NonFiniteLossError
 from .core.placement import Placement
 from .loop.callbacks import EarlyStopping, ModelCheckpoint, ProgressBar, as_callbacks
+from .loop.chunked import ChunkedEngine
 from .loop.engine import SingleEngine
 from .loop.learner import Learner
+from .loop.online import OnlineEngine, check_online
 from .loop.plan import FitOptions, Stages
 from .loop.result import TrainResult
 from .loop.run import run_fit
@@ -97,9 +100,17 @@ class Trainer:
 
     def __init__(self, model, optimizer, *, objective, forward=None, metrics=None,
                  grad_clip_norm=None, lr_schedule='epoch', callbacks=None, progress=True, devices=None,
-                 regularizers=None):
+                 regularizers=None, gradient='bptt', chunk=None, online=None):
         as_callbacks(callbacks)  # checked now; wrapped at each fit (a user may append to the list)
         self.callbacks, self.progress = list(callbacks or []), progress
+        self.gradient, self.chunk = gradient, check_gradient(gradient, chunk, forward)
+        if gradient == 'online':
+            online = check_online(model, online)
+        elif online is not None:
+            raise ValueError(f"online={online!r} configures gradient='online'; this Trainer has gradient={gradient!r}.")
+        self.online = online
+        if gradient == 'remat':
+            forward = remat_rollout(chunk)
         self.learner = Learner(model, optimizer, objective=objective, forward=forward, metrics=metrics,
                                grad_clip_norm=grad_clip_norm, lr_schedule=lr_schedule,
                                placement=Placement(devices), who='Trainer', regularizers=regularizers)
@@ -218,7 +229,7 @@ class Trainer:
         if compile_cache:
             enable_compile_cache(None if compile_cache is True else compile_cache)
         try:
-            fit = run_fit(SingleEngine(self.learner), Stages(train, held_out), options,
+            fit = run_fit(self._engine(), Stages(train, held_out), options,
                           self._callbacks(patience, min_delta, mode, checkpoint, callbacks),
                           resume_from=resume_from, restore_best=restore_best)
         except NonFiniteLossError as error:
@@ -228,6 +239,14 @@ class Trainer:
         record = fit.records[0]
         return TrainResult(list(record.history), fit.plan.monitor, record.best.epoch, record.best.value,
                            fit.best_params[0], record.stopped, fit.compiles, self.model)
+
+    def _engine(self):
+        """The engine of this Trainer's ``gradient``: whole trials, chunks, or braintrace's online steps."""
+        if self.gradient == 'tbptt':
+            return ChunkedEngine(self.learner, self.chunk)
+        if self.gradient == 'online':
+            return OnlineEngine(self.learner, self.chunk, self.online)
+        return SingleEngine(self.learner)
 
     def _callbacks(self, patience, min_delta, mode, checkpoint, callbacks):
         """The built-ins ``fit``'s shortcuts ask for around the user's callbacks, in the order they run."""

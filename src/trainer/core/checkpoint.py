@@ -111,6 +111,9 @@ def save(path, state, best_params, progress):
         'rng': _rng_data(state.rng),
         'progress': json.dumps(progress),
     }
+    hidden = {_key(k): v for k, v in state.hidden.items() if v is not None}
+    if hidden:  # the carried hidden state: a truncated-BPTT fit resumes mid-trial
+        contents['hidden'] = hidden
     partial = _partial_name(path)
     try:
         msgpack_save(partial, contents, verbose=False)
@@ -309,6 +312,9 @@ def load(path, state, raw=None):
     if _is_typed_key(state.rng):
         rng = jax.random.wrap_key_data(rng)
     state = state._replace(params=params, opt=opt, rng=rng)
+    current = {k: v for k, v in state.hidden.items() if v is not None}
+    if 'hidden' in raw and current and {_key(k) for k in current} == set(raw['hidden']):
+        state = state._replace(hidden={**state.hidden, **_restore(current, raw['hidden'], who, path, 'hidden states')})
     return state, best, progress(raw)
 
 

@@ -112,14 +112,20 @@ class Program:
         self.opt_states = [] if optimizer is None else [s for s in optimizer_states(optimizer) if id(s) not in ids]
         self._jitted, self._ahead = {}, {}
         self.compiles = {'train': 0, 'eval': 0}
+        # States outside the model a step carries like its hidden states (an online learner's traces).
+        self.extra_hidden = {}
         # The (group, key) slots that some traced program writes (params, opt, rng): see writer().
         self.written = set()
+
+    def hidden_states(self):
+        """``{path: State}``: the model's hidden states and :attr:`extra_hidden`."""
+        return {**hidden_states(self.model), **self.extra_hidden}
 
     # -- the boundary: module states <-> TrainState ---------------------------
     def read(self, template=None):
         """The model's, the optimizer's and the RNG's current values as a ``TrainState``."""
         hidden = dict(template) if template is not None else {
-            k: s.value for k, s in hidden_states(self.model).items() if _readable(s)}
+            k: s.value for k, s in self.hidden_states().items() if _readable(s)}
         return self.placement.state(TrainState(
             params=strong({k: s.value for k, s in self.weights.items()}),
             opt=tuple(strong(s.value) for s in self.opt_states),
@@ -136,7 +142,7 @@ class Program:
             s.value = state.params[key]
         for s, value in zip(self.opt_states, state.opt):
             s.value = value
-        current = hidden_states(self.model)
+        current = self.hidden_states()
         for key, value in state.hidden.items():
             if key in current and value is not None:
                 current[key].value = value
@@ -203,24 +209,26 @@ class Program:
         """Where the optimizer ``State`` ``state`` sits in ``TrainState.opt`` (``None`` if it is not there)."""
         return self._opt_ids.get(id(state))
 
-    def pure(self, fn):
+    def pure(self, fn, *, carry_hidden=False):
         """``fn(*args) -> out`` that touches model states, as ``pure(state, *args) -> (state, out)``.
 
         Written hidden states are dropped: every call starts from the template
-        in ``state.hidden`` (one minibatch never leaks into the next).
+        in ``state.hidden`` (one minibatch never leaks into the next), unless
+        ``carry_hidden``: then they are returned in ``state.hidden``, and the
+        next call goes on from them (truncated BPTT's chunks of one trial).
         """
         traced = brainstate.transform.StatefulFunction(fn)
 
         def pure_fn(state, *args):
             # Which states this trace touches, in its order; traced (or cached) for these shapes.
             states = traced.get_states(*args)
-            hidden_ids = {id(s): k for k, s in hidden_states(self.model).items()}
+            hidden_ids = {id(s): k for k, s in self.hidden_states().items()}
             slots = [self._slot(s, hidden_ids) for s in states]
             values = [_get(state, slot) for slot in slots]
             new, out = traced.jaxpr_call(values, *args)
             self.written.update(slot for slot, n in zip(slots, new) if n is not None and slot[0] != 'hidden')
             # jaxpr_call returns None for a state it passes through.
-            new = _put(state, slots, [v if n is None else n for v, n in zip(values, new)])
+            new = _put(state, slots, [v if n is None else n for v, n in zip(values, new)], carry_hidden)
             return self.placement.constrain(new), out
 
         return pure_fn
@@ -239,7 +247,7 @@ class Program:
             _OWNERS[model] = program
         return program
 
-    def jit(self, name, key, build, *, env=None, scan=False, members=None):
+    def jit(self, name, key, build, *, env=None, scan=False, members=None, carry_hidden=False):
         """``jax.jit(self.pure(build()))``, built once per ``(name, key, env, placement)``, called under ``env``.
 
         Parameters
@@ -252,11 +260,13 @@ class Program:
             *xs)`` scanned over the stacked rest (one compiled call per epoch).
         members : Members, optional
             Map the step over a leading member axis of the state (an ensemble).
+        carry_hidden : bool
+            Return the written hidden states in the state (see :meth:`pure`).
         """
         with brainstate.environ.context(**(env or {})):
-            full = (name, key, scan, members, environ_key(), self.placement.key, model_key(self.model))
+            full = (name, key, scan, members, carry_hidden, environ_key(), self.placement.key, model_key(self.model))
             if full not in self._jitted:
-                fn = self.pure(build())
+                fn = self.pure(build(), carry_hidden=carry_hidden)
                 if members is not None:
                     fn = members.over(fn)
                 self._jitted[full] = _under(env, jax.jit(_scanned(fn) if scan else fn))
@@ -382,8 +392,8 @@ def _state_of(slot, weights, opt):
     return weights[key] if group == 'params' else opt[key]
 
 
-def _put(state, slots, values):
-    params, opt, rng = dict(state.params), list(state.opt), state.rng
+def _put(state, slots, values, carry_hidden=False):
+    params, opt, rng, hidden = dict(state.params), list(state.opt), state.rng, dict(state.hidden)
     for (group, key), value in zip(slots, values):
         if group == 'params':
             params[key] = value
@@ -391,4 +401,6 @@ def _put(state, slots, values):
             opt[key] = value
         elif group == 'rng':
             rng = value
-    return state._replace(params=params, opt=tuple(opt), rng=rng)
+        elif carry_hidden:
+            hidden[key] = value
+    return state._replace(params=params, opt=tuple(opt), rng=rng, hidden=hidden if carry_hidden else state.hidden)

@@ -28,7 +28,7 @@ def make_loss(model, compute_loss):
     return loss_closure
 
 
-def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, schedule=None):
+def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, schedule=None, grad_fn=None):
     """Build ``step(*args, advance) -> (loss, aux, finite)``: grad of the 3b loss, then ``optimizer.step``.
 
     Parameters
@@ -47,11 +47,14 @@ def make_train_step(model, optimizer, weights, compute_loss, *, clip_norm=None, 
         ``'step'`` advances the LR schedule after every step; ``'epoch'`` when
         the step's last argument ``advance`` is true (the last step of an
         epoch); ``None`` never.
+    grad_fn : callable, optional
+        ``grad_fn(*args) -> (grads, loss, aux)`` in place of the BPTT gradient
+        of ``compute_loss`` (braintrace's online gradient, say).
 
     The returned ``finite`` is false when the loss or any updated parameter is
     NaN or infinite (``lr=nan``, an exploding update): the caller stops there.
     """
-    grad_fn = brainstate.transform.grad(
+    grad_fn = grad_fn or brainstate.transform.grad(
         make_loss(model, compute_loss), weights, has_aux=True, return_value=True
     )
 

@@ -80,6 +80,11 @@ class SingleEngine:
     def names(self):
         return self.learner.names
 
+    @property
+    def data(self):
+        """The stored training trials on the device (``None`` for a stream: its batches are drawn)."""
+        return getattr(self.plan.source, 'data', None)
+
     # -- a plan's programs ----------------------------------------------------------
     def prepare(self, plan, state=None):
         """Template, checks, device data and programs for ``plan``; ``state`` carries over (a new stage)."""
