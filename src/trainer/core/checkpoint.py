@@ -111,8 +111,11 @@ def save(path, state, best_params, progress):
         'rng': _rng_data(state.rng),
         'progress': json.dumps(progress),
     }
-    hidden = {_key(k): v for k, v in state.hidden.items() if v is not None}
-    if hidden:  # the carried hidden state: a truncated-BPTT fit resumes mid-trial
+    # The carried hidden state (a truncated-BPTT fit resumes mid-trial). A template sharded over
+    # several processes is held whole by none (to_host gives no array for it): it is not saved.
+    hidden = {_key(k): v for k, v in state.hidden.items()
+              if v is not None and all(np.asarray(x).dtype != object for x in jax.tree.leaves(v))}
+    if hidden:
         contents['hidden'] = hidden
     partial = _partial_name(path)
     try:
