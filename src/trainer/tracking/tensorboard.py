@@ -1,7 +1,7 @@
 """``TensorBoard``: a callback writing every epoch's metrics, the learning rate and the curves to TensorBoard."""
 
 import os
-import secrets
+import time
 
 from ..loop.callbacks import Callback
 from .scalars import curves_figure, epoch_scalars, missing_extra
@@ -59,9 +59,10 @@ class TensorBoard(Callback):
         self.fit = fit
         if fit.is_main:
             purge = self.last_step + 1 if self.resumed else None
-            # A suffix of its own: two writers opened in one second would otherwise share a file name.
+            # A suffix of its own: two writers opened in one second would otherwise share a file name;
+            # nanoseconds, so a later writer's file sorts (and is read) after an earlier one's.
             self.writer = _writer_class()(logdir=self.log_dir, purge_step=purge,
-                                          filename_suffix=f'.{os.getpid()}.{secrets.token_hex(4)}')
+                                          filename_suffix=f'.{time.time_ns():020d}.{os.getpid()}')
 
     def on_epoch_end(self, epoch, logs):
         """Log every epoch not logged yet (after a resume, the checkpoint's own epochs too)."""
