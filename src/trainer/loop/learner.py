@@ -18,7 +18,7 @@ from ..core.placement import Placement
 from ..core.program import Program, environ_key
 from ..core.state import batch_template, load_template
 from ..core.step import make_loss, make_train_step, register
-from ..objectives.losses import accepts_mask
+from ..objectives.compose import accepts_mask
 from ..objectives.penalties import bind as bind_regularizers
 from ..objectives.reduce import refuse_score
 from ..objectives.scores import as_sums, grouped_names, make_score, mean_of, resolve_metrics

@@ -8,30 +8,9 @@ import jax.numpy as jnp
 
 from ..core import checks as _checks
 from . import reduce as _reduce
-from .compose import accepts_mask, combine, is_score, per_trial
-from .fc_dynamics import fcd, fcd_distribution, fcd_ks, fcd_wasserstein, ks_distance, wasserstein_1d
 
-__all__ = sorted([
-    'accepts_mask',
-    'combine',
-    'cosine_sim',
-    'cross_entropy',
-    'fc_corr',
-    'fc_rmse',
-    'fcd',
-    'fcd_distribution',
-    'fcd_ks',
-    'fcd_wasserstein',
-    'is_score',
-    'ks_distance',
-    'mae',
-    'mse',
-    'per_trial',
-    'rmse',
-    'steady_state',
-    'timeseries_rmse',
-    'wasserstein_1d',
-])
+__all__ = sorted(['cosine_sim', 'cross_entropy', 'fc_corr', 'fc_rmse', 'mae', 'mse', 'rmse', 'steady_state',
+                  'timeseries_rmse'])
 
 
 def mse():

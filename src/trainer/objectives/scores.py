@@ -21,7 +21,7 @@ from ..core.forward import recording_rollout
 from ..core.placement import Placement
 from .reduce import call_with_mask
 from .metrics import get as get_metric
-from .losses import accepts_mask
+from .compose import accepts_mask
 
 __all__ = ['as_sums', 'grouped_names', 'make_score', 'mean_of', 'resolve_metrics', 'worst_of']
 
