@@ -18,6 +18,10 @@ loop. Both run the same section-3b step (``trainer.core.step``), compiled by one
 owner (``trainer.core.program``) as a pure function of an explicit state.
 """
 
+from .core.array_libraries import detect_arrays_without_importing
+
+detect_arrays_without_importing()  # before any trace: brainunit would import torch to check each array
+
 from . import callbacks, metrics, models, objectives, regularizers
 from .core.checkpoint import load_checkpoint
 from ._ensemble import Ensemble
