@@ -251,7 +251,9 @@ def ensemble_section(w):
     ])
 
 
-FIELD_NAMES = {'ours_step': 'Trainer, per step (default)', 'ours_epoch': 'Trainer, compiled epoch',
+FIELD_NAMES = {'ours_step': 'Trainer, per step (default), empty compile cache',
+               'ours_step_warm': 'Trainer, per step (default), warm compile cache',
+               'ours_epoch': 'Trainer, compiled epoch, empty compile cache',
                'keras': 'Keras 3, JAX backend, model.fit', 'torch': 'PyTorch, 2 threads',
                'torch_1thread': 'PyTorch, 1 thread'}
 

@@ -5,8 +5,12 @@ same batch order (``datasets.batch_indices`` of the training split, epoch
 ``k`` shuffled by ``(seed=0, epoch=k)``), with the same masked mean
 cross-entropy and the same GRU width, held-out loss after every epoch:
 
-- ``ours_step``: ``Trainer.fit`` (one compiled call per batch, the default);
-- ``ours_epoch``: ``Trainer.fit(compile_epoch=True)`` (one call per epoch);
+- ``ours_step``: ``Trainer.fit`` (one compiled call per batch, the default),
+  with an empty compilation cache (a first run);
+- ``ours_step_warm``: the same, its compilation cache filled by an earlier
+  run of the same script (every rerun of a user's script);
+- ``ours_epoch``: ``Trainer.fit(compile_epoch=True)`` (one call per epoch),
+  empty cache;
 - ``keras``: ``keras.Model.fit`` on the JAX backend over a ``PyDataset``;
 - ``torch``: a plain PyTorch loop, ``torch.set_num_threads(2)``;
 - ``torch_1thread``: the same with one thread (on a loaded machine two
@@ -27,17 +31,22 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VARIANTS = ('ours_step', 'ours_epoch', 'keras', 'torch', 'torch_1thread')
+VARIANTS = ('ours_step', 'ours_step_warm', 'ours_epoch', 'keras', 'torch', 'torch_1thread')
 WORKLOADS = {
-    'W1': {'describe': 'perceptual_decision_making, 2048 trials (90% train) x 110 steps, per-step labels '
+    # The issue's targets against 2-thread PyTorch: steady per-step epochs, and the whole process.
+    'W1': {'steady_target': 0.9,
+           'describe': 'perceptual_decision_making, 2048 trials (90% train) x 110 steps, per-step labels '
                        'under a mask, GRU 128, batch 64, Adam(1e-3), held-out loss every epoch',
            'hidden': 128, 'lr': 1e-3, 'n_epochs': 10},
-    'W2': {'describe': 'delayed match, 2048 trials (90% train) x 8 steps, per-trial label, GRU 16, '
+    'W2': {'steady_target': 0.3,
+           'describe': 'delayed match, 2048 trials (90% train) x 8 steps, per-trial label, GRU 16, '
                        'batch 64, Adam(1e-2), held-out loss every epoch',
            'hidden': 16, 'lr': 1e-2, 'n_epochs': 30},
 }
@@ -241,12 +250,23 @@ def child(variant, workload):
     print('RESULT ' + json.dumps(out), flush=True)
 
 
-def spawn(variant, workload):
+def spawn(variant, workload, warm_cache):
+    """One child process; ours gets an empty compilation cache, or ``warm_cache`` for ``ours_step_warm``."""
     env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'KERAS_BACKEND': 'jax'}
     env.pop('JAX_COMPILATION_CACHE_DIR', None)
+    cold = tempfile.mkdtemp(prefix='bench-cold-cache-') if variant in ('ours_step', 'ours_epoch') else None
+    if variant.startswith('ours'):
+        # The Trainer keeps a configured folder and its thresholds: these are the ones it sets by default.
+        env.update(JAX_COMPILATION_CACHE_DIR=cold or warm_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0')
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--child', variant, workload],
-                          env=env, capture_output=True, text=True, timeout=900)
+    try:
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), '--child',
+                               'ours_step' if variant == 'ours_step_warm' else variant, workload],
+                              env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        if cold:
+            shutil.rmtree(cold, ignore_errors=True)
     wall = time.perf_counter() - start
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')), None)
     if proc.returncode != 0 or line is None:
@@ -269,11 +289,13 @@ def field_workload(workloads, n_rounds):
         train, held = load(workload)
         flops = flops_per_epoch(workload, train.n_features, train.n_classes, train.n_steps, len(train), len(held))
         raw = {v: [] for v in VARIANTS}
+        warm_cache = tempfile.mkdtemp(prefix='bench-warm-cache-')
+        spawn('ours_step_warm', workload, warm_cache)  # fills the cache, as a first run of the script would
         for r in range(n_rounds):
             order = VARIANTS[r % len(VARIANTS):] + VARIANTS[:r % len(VARIANTS)]
             for variant in order:
                 print(f'  [pytorch {workload}] round {r + 1}/{n_rounds}: {variant}', flush=True)
-                run_ = spawn(variant, workload)
+                run_ = spawn(variant, workload, warm_cache)
                 raw[variant].append(run_)
                 print(f'    steady {np.median(run_["epoch_ms"][2:]):.1f} ms/epoch, first epoch '
                       f'{run_["first_epoch_s"]:.2f} s, process {run_["process_s"]:.2f} s, '
@@ -299,13 +321,17 @@ def field_workload(workloads, n_rounds):
                     of = (lambda name: steady[name]) if what == 'steady_ms_per_epoch' else \
                         (lambda name: [run[what] for run in raw[name]])
                     res['ratios'][f'{v}/{reference} {what}'] = paired_ratio(of(v), of(reference))
+        shutil.rmtree(warm_cache, ignore_errors=True)
         out['workloads'][workload] = res
-        torch = 'torch' if 'torch' in raw else 'torch_1thread'
-        for v in ('ours_step', 'ours_epoch'):
-            out['targets'][f'{workload} {v} steady ms/epoch vs PyTorch'] = judge(
-                res['ratios'][f'{v}/{torch} steady_ms_per_epoch'], 1.0)
-        out['targets'][f'{workload} ours_step whole process vs PyTorch'] = judge(
-            res['ratios'][f'ours_step/{torch} process_s'], 1.0)
+        steady = WORKLOADS[workload]['steady_target']
+        out['targets'][f'{workload} per step (default), steady ms/epoch vs PyTorch 2 threads'] = judge(
+            res['ratios']['ours_step/torch steady_ms_per_epoch'], steady)
+        out['targets'][f'{workload} compiled epoch, steady ms/epoch vs PyTorch 2 threads'] = judge(
+            res['ratios']['ours_epoch/torch steady_ms_per_epoch'], steady)
+        out['targets'][f'{workload} whole process, empty compile cache, vs PyTorch 2 threads'] = judge(
+            res['ratios']['ours_step/torch process_s'], 1.0)
+        out['targets'][f'{workload} whole process, warm compile cache, vs PyTorch 2 threads'] = judge(
+            res['ratios']['ours_step_warm/torch process_s'], 0.8)
     return out
 
 
