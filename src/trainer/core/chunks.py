@@ -20,7 +20,7 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-from .forward import rollout
+from .forward import rollout, timed_step
 
 __all__ = ['GRADIENTS', 'check_gradient', 'chunk_slice', 'remat_rollout', 'reset_hidden']
 
@@ -68,12 +68,8 @@ def remat_rollout(chunk=None):
         n_steps = inputs.shape[1]
         k = max(1, round(n_steps ** 0.5)) if chunk is None else min(chunk, n_steps)
         n_chunks = n_steps // k
-        dt = brainstate.environ.get_dt()
         xs = jnp.swapaxes(inputs, 0, 1)
-
-        def step(i, x):
-            with brainstate.environ.context(i=i, t=i * dt):
-                return model(x)
+        step = timed_step(model)
 
         @brainstate.transform.checkpoint
         def run_chunk(c, x_chunk):
@@ -96,14 +92,7 @@ def chunk_rollout(start):
     """:func:`rollout` whose step index and time go on from ``start`` (a chunk inside a trial)."""
 
     def forward(model, inputs):
-        dt = brainstate.environ.get_dt()
-
-        def step(i, x):
-            with brainstate.environ.context(i=i, t=i * dt):
-                return model(x)
-
-        out = brainstate.transform.for_loop(step, start + jnp.arange(inputs.shape[1]), jnp.swapaxes(inputs, 0, 1))
-        return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
+        return rollout(model, inputs, start)
 
     return forward
 

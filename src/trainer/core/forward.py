@@ -4,14 +4,25 @@ import brainstate
 import jax
 import jax.numpy as jnp
 
-__all__ = ['recording_rollout', 'rollout']
+__all__ = ['recording_rollout', 'rollout', 'timed_step']
 
 
-def rollout(model, inputs):
+def timed_step(model):
+    """``step(i, x) -> model(x)`` run under ``environ.context(i=i, t=i * dt)`` (``dt`` read now)."""
+    dt = brainstate.environ.get_dt()
+
+    def step(i, x):
+        with brainstate.environ.context(i=i, t=i * dt):
+            return model(x)
+
+    return step
+
+def rollout(model, inputs, start=0):
     """Default forward: step ``model`` over batch-major ``(B, T, F)`` inputs.
 
     Time-major inside (``brainstate.transform.for_loop`` over ``T``), batch-major
-    out: ``(B, T, ...)``. Each step runs under ``environ.context(i=, t=)``.
+    out: ``(B, T, ...)``. Each step runs under ``environ.context(i=, t=)``,
+    counted from ``start`` (a chunk inside a longer trial).
 
     Examples
     --------
@@ -23,14 +34,8 @@ def rollout(model, inputs):
     ...     rollout(net, jnp.ones((4, 10, 3))).shape
     (4, 10, 2)
     """
-    dt = brainstate.environ.get_dt()
-
-    def step(i, x):
-        with brainstate.environ.context(i=i, t=i * dt):
-            return model(x)
-
-    steps = jnp.arange(inputs.shape[1])
-    out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))
+    steps = start + jnp.arange(inputs.shape[1])
+    out = brainstate.transform.for_loop(timed_step(model), steps, jnp.swapaxes(inputs, 0, 1))
     return jax.tree.map(lambda y: jnp.swapaxes(y, 0, 1), out)
 
 
@@ -52,12 +57,10 @@ def recording_rollout(model, inputs, paths):
     ((4, 10, 2), (4, 10, 8))
     """
     states = model.states()
-    dt = brainstate.environ.get_dt()
+    run = timed_step(model)
 
     def step(i, x):
-        with brainstate.environ.context(i=i, t=i * dt):
-            y = model(x)
-        return y, {name: states[path].value for name, path in paths.items()}
+        return run(i, x), {name: states[path].value for name, path in paths.items()}
 
     steps = jnp.arange(inputs.shape[1])
     out = brainstate.transform.for_loop(step, steps, jnp.swapaxes(inputs, 0, 1))

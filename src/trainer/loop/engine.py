@@ -90,10 +90,7 @@ class SingleEngine:
         """Template, checks, device data and programs for ``plan``; ``state`` carries over (a new stage)."""
         learner, batch = self.learner, plan.batch_size
         template = learner.template(plan.train, batch)
-        learner.check_data(plan.train, batch, padded=False, name='train')
-        if plan.held_out is not None:
-            learner.check_data(plan.held_out, batch, padded=True, name='held-out')
-        learner.last_batch_size = batch
+        learner.check_plan(plan)
         fresh = self.program.read(template)
         state = fresh if state is None else state._replace(hidden=fresh.hidden)
         self.plan, self.template = plan, template

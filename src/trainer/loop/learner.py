@@ -173,6 +173,13 @@ class Learner:
             load_template(self.model, self._templates[key])  # a first trace sees these shapes
         return self._templates[key]
 
+    def check_plan(self, plan):
+        """Check a plan's training and held-out sets (see :meth:`check_data`); remember its batch size."""
+        self.check_data(plan.train, plan.batch_size, padded=False, name='train')
+        if plan.held_out is not None:
+            self.check_data(plan.held_out, plan.batch_size, padded=True, name='held-out')
+        self.last_batch_size = plan.batch_size
+
     def check_data(self, ds, batch_size, *, padded, name='train'):
         """Raise, naming ``name``, if ``ds`` does not fit the model, the objective or the metrics."""
         callables = {'objective': self.objective, **{f'metric {k!r}': m for k, m in self.metrics.items()}}

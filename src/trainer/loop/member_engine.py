@@ -90,10 +90,7 @@ class MemberEngine:
     def prepare(self, plan, state=None):
         learner, batch = self.learner, plan.batch_size
         fresh = self.read_stacked(plan.train, batch)
-        learner.check_data(plan.train, batch, padded=False, name='train')
-        if plan.held_out is not None:
-            learner.check_data(plan.held_out, batch, padded=True, name='held-out')
-        learner.last_batch_size = batch
+        learner.check_plan(plan)
         state = fresh if state is None else state._replace(hidden=fresh.hidden)
         self.plan, self.stage_dt = plan, plan.train.dt
         self.evaluate_fn = None if plan.held_out is None else \
