@@ -286,9 +286,98 @@ def pytorch_section(w):
 
 
 
+def population_section(w):
+    rows = [(c['model'], num(c['seconds_per_generation_rounds']['vmapped'], 3),
+             num(c['seconds_per_generation_rounds']['one_at_a_time'], 3),
+             f'{c["generations_per_second"]["vmapped"]:.2f}', f'{c["generations_per_second"]["one_at_a_time"]:.2f}',
+             fmt_range(c['ratio_vmapped/one_at_a_time']))
+            for c in w['cases']]
+    return '\n\n'.join([
+        f'The same evosax CMA-ES (population {w["population"]}), Hopf model and FC loss two ways, side by side in '
+        'one process, order alternated each round: *vmapped* is the Fitter\'s `backend=\'evosax\'` generation '
+        '(ask, every candidate in one compiled `jax.vmap`, tell); *one at a time* is brainmass\'s way, the same '
+        f'compiled single-candidate loss called {w["population"]} times per generation from the host. Seconds per '
+        'generation after compiling, each round the mean over its generations, median [min-max] over rounds; the '
+        f'ratio is taken per round. Devices: {", ".join(w["devices"])}.',
+        table(('Model', 'vmapped s/generation', 'one at a time s/generation', 'vmapped generations/s',
+               'one at a time generations/s', 'vmapped / one at a time'), rows),
+        'No target: neither the benchmark nor the README states a bound, so the ratio is reported, not judged. '
+        'The 80-region model is compute-bound on a CPU, so a vmapped generation saves the per-candidate '
+        'dispatch but not the arithmetic; on the 8-region one that dispatch is most of a generation.',
+    ])
+
+
+STREAM_SIDES = {'stored': '(a) stored trials, gathered by index', 'stream': '(b) stream, drawn inside the scan',
+                'apart': '(c) stream, generated in a program of its own'}
+
+
+def streams_section(w):
+    e, m, t, tm = w['epoch'], w['multitask'], w['trainer'], w['trainer_multitask']
+    generation = [(name, g['n_steps'], g['n_features'], f'{g["first_call_s"]:.2f}', num(g['trials_per_s'], 0))
+                  for name, g in w['generation'].items()]
+    epochs = []
+    for key, label in STREAM_SIDES.items():
+        ratio = lambda x: fmt_range(x[f'ratio_{key}/stored']) if key != 'stored' else '1'  # noqa: E731
+        epochs.append((label, f'{e["first_call_s"][key]:.2f}', num(e['epoch_s'][key], 1, 1e3), ratio(e),
+                       f'{m["first_call_s"][key]:.2f}', num(m['epoch_s'][key], 1, 1e3), ratio(m)))
+    trainer = [(label, f'{t["first_epoch_s"][key]:.2f}', num(t['epoch_s'][key], 1, 1e3),
+                f'{tm["first_epoch_s"][key]:.2f}', num(tm['epoch_s'][key], 1, 1e3))
+               for key, label in (('stored', 'stored trials'), ('stream', 'device stream'))]
+    trainer.append(('stream / stored', '', fmt_range(t['ratio_stream/stored']), '',
+                    fmt_range(tm['ratio_stream/stored'])))
+    n_rounds = e['epoch_s']['stored']['n']
+    parts = [
+        f'Device generation: each cogtask stream\'s draw `jax.vmap`-ed over one epoch\'s {e["n_steps"]} keys of '
+        f'{e["batch_size"]} trials, on {w["device"]}; the first call compiles, trials per second are over '
+        'the calls after it.',
+        table(('task', 'steps per trial', 'features', 'first call (s)', 'trials/s'), generation),
+        f'Epochs: a hand-written jitted `lax.scan` of a GRU train step (hidden {e["hidden"]}, SGD, masked '
+        f'cross-entropy) over {e["n_steps"]} batches of {e["batch_size"]} trials, on {e["task"]} and on the '
+        f'eight-task mixture ({", ".join(m["tasks"])}; {m["n_steps"]} steps, {m["n_features"]} features with the '
+        f'rule inputs), the three sides in rotating rounds ({n_rounds}), each epoch with its own epoch number; '
+        'the first call compiles. Milliseconds per epoch median [min-max]; ratios per round.',
+        table(('Side', 'one task: first call (s)', 'ms/epoch', 'vs stored', 'eight tasks: first call (s)',
+               'ms/epoch', 'vs stored'), epochs),
+        f'Through the `Trainer` (a `RateRNN` GRU of {t["hidden"]}, Adam, compiled epochs of {t["n_steps"]} '
+        f'batches of {t["batch_size"]}, a small held-out pass each epoch): `fit(stream, steps_per_epoch='
+        f'{t["n_steps"]})` draws the trials in the compiled step, against one epoch on as many stored trials.',
+        table(('Side', 'one task: first epoch (s)', 'ms/epoch', 'eight tasks: first epoch (s)', 'ms/epoch'),
+              trainer),
+    ]
+    ng = w.get('neurogym')
+    parts.append(f'neurogym\'s host generation, through `datasets.stream(env)`: {num(ng["ms_per_16_batch"], 2)} ms '
+                 f'per 16-trial batch of PerceptualDecisionMaking-v0 at dt 20 ms ({ng["n_steps"]} steps; its '
+                 'PR #137 reports about 8 ms per 16x100 batch).' if ng else
+                 'neurogym is not installed: its host generation was not measured.')
+    return '\n\n'.join(parts)
+
+
+def long_trials_section(w):
+    lengths = [str(n) for n in w['lengths']]
+    gradients = list(w['memory_mib'])
+    memory = [(n, *(f'{w["memory_mib"][g][n]:.2f}' for g in gradients)) for n in lengths]
+    memory.append((f'x from T={lengths[-2]} to T={lengths[-1]}', *(f'{w["growth"][g]:.3f}' for g in gradients)))
+    timed = [str(n) for n in w['timed_lengths']]
+    epochs = [(n, *(f'{w["epoch_s"][g][n]:.3f}' for g in gradients)) for n in timed]
+    return '\n\n'.join([
+        f'One model for every `Trainer(gradient=...)`: {w["model"]} (every weight has an online gradient), '
+        f'batch {w["batch"]}, 3 inputs, 2 outputs, an MSE on every step; TBPTT and online in chunks of '
+        f'{w["chunk"]} steps, remat as {w["chunk"]}-step checkpointed chunks. Memory is XLA\'s '
+        '`temp_size_in_bytes` of the compiled train step (`memory_analysis()`): the scratch it needs besides '
+        'its arguments and outputs, a property of the program, so one compilation per cell and no rounds.',
+        table(('T (steps)', *(f'{g} MiB' for g in gradients)), memory),
+        f'Full BPTT\'s scratch grows {w["bptt_mib_per_1000_steps"]:.1f} MiB per 1000 steps and passes '
+        f'{w["budget_gib"]:g} GiB at T ~ {w["bptt_budget_length"]}; TBPTT\'s and online\'s do not grow with T.',
+        'Seconds of one epoch (one batch of trials; TBPTT and online take T/k chunk steps), after a compiling '
+        'epoch, the fastest of a few; a shared machine\'s time, no claim:',
+        table(('T (steps)', *(f'{g} s/epoch' for g in gradients)), epochs),
+    ])
+
+
 SECTIONS = {'devices': devices_section, 'horn': horn_section, 'floor': floor_section, 'startup': startup_section,
             'fitter': fitter_section, 'eval': eval_section, 'batching': batching_section, 'scaling': scaling_section,
-            'ensemble': ensemble_section, 'pytorch': pytorch_section}
+            'ensemble': ensemble_section, 'pytorch': pytorch_section, 'population': population_section,
+            'streams': streams_section, 'long_trials': long_trials_section}
 
 
 def _host_leaders(profile, n=4):
@@ -355,4 +444,17 @@ def diagnose(name, measure, w):
                 f'{floor["n_members"]} separate calls, so an ensemble saves compilations and per-step dispatch '
                 'but not the arithmetic, which dominates a 110-step GRU epoch on this CPU; the ensemble\'s own '
                 'overhead is its ratio over that floor.')
+    if name == 'streams' and measure.startswith('stream'):
+        # Only the one-task stream has a measured generation rate to weigh the gap against.
+        e = w['epoch']
+        side = 'apart' if 'apart' in measure else 'stream'
+        gap_ms = 1e3 * (e['epoch_s'][side]['median'] - e['epoch_s']['stored']['median'])
+        generation_ms = 1e3 * e['n_steps'] * e['batch_size'] / w['generation'][e['task']]['trials_per_s']['median']
+        rest = ', so the rest is not the trials\' generation.' if generation_ms < gap_ms else ', as much as the gap.'
+        return (f'This side\'s epoch is {gap_ms:.1f} ms over the stored one ({num(e["epoch_s"]["stored"], 1, 1e3)} '
+                f'ms); drawing the epoch\'s {e["n_steps"] * e["batch_size"]} trials at the measured generation rate '
+                f'takes {generation_ms:.1f} ms' + rest)
+    if name == 'long_trials':
+        return (f'Step memory is deterministic (one compilation per cell); the growth per gradient from the '
+                f'shorter to the longer trials was {", ".join(f"{g} {x:.3f}x" for g, x in w["growth"].items())}.')
     return 'See the workload\'s section.'

@@ -15,6 +15,10 @@ step) and each ``Trainer(gradient=...)``:
 Then the trial length at which full BPTT's step no longer fits ``--budget``
 (GiB) while the others still do (their memory does not grow with T).
 
+Targets (``run``, for ``benchmarks/run.py``): TBPTT's and online's step
+memory flat in T (at most 1.1x from T=1000 to T=10000; 100 to 1000 in
+``--quick``), and remat's at T=1000 at most 0.35x full BPTT's.
+
     python benchmarks/long_trials.py [--lengths 100 1000 10000] [--no-time] [--budget 1]
 """
 
@@ -131,6 +135,55 @@ def long_delay_accuracy(gradient, *, delay=1000.0, dt=2.0, n_trials=512, n_epoch
     return data.n_steps, max(r['held_out_accuracy'] for r in result.history), time.perf_counter() - start
 
 
+def budget_length(memory, a, b, budget_gib):
+    """``(T, MiB per 1000 steps)``: where full BPTT's scratch, linear through T=a and T=b, passes the budget."""
+    slope = (memory['bptt'][b] - memory['bptt'][a]) / (b - a)
+    return int((budget_gib * 2 ** 30 - memory['bptt'][b]) / slope + b), slope * 1000 / 2 ** 20
+
+
+def run(quick=False, *, hidden=128, batch=32, chunk=100, budget_gib=1.0):
+    """Step memory of every gradient at each trial length, epoch times, and the memory targets.
+
+    Parameters
+    ----------
+    quick : bool
+        Trials of 100 and 1000 steps and an epoch timed at T=100 only (about
+        half a minute); else 100, 1000 and 10000 steps, epochs timed up to
+        T=1000 (a 10000-step epoch of full BPTT alone takes seconds per
+        round and makes no claim).
+
+    Returns
+    -------
+    dict
+        ``memory_mib[g][T]`` and ``epoch_s[g][T]`` (T as a string, as JSON
+        keeps it), the BPTT budget length and ``targets``.
+    """
+    from _common import judge
+    lengths = (100, 1000) if quick else (100, 1000, 10000)
+    timed = (100,) if quick else (100, 1000)
+    memory = {g: {} for g in GRADIENTS}
+    seconds = {g: {} for g in GRADIENTS}
+    for n_steps in lengths:
+        for g in GRADIENTS:
+            # The compiled step's scratch is a property of the program, not of the run: no rounds needed.
+            memory[g][n_steps] = step_memory(g, n_steps, hidden=hidden, batch=batch, chunk=chunk)
+            if n_steps in timed:
+                seconds[g][str(n_steps)] = epoch_seconds(g, n_steps, hidden=hidden, batch=batch, chunk=chunk,
+                                                         repeats=2 if quick else 3)
+    a, b = lengths[-2], lengths[-1]
+    fits, slope = budget_length(memory, a, b, budget_gib)
+    ratio = lambda g, x, y: memory[g][x] / memory[g][y]  # noqa: E731
+    targets = {f'TBPTT step memory, T={b} vs T={a}': judge(ratio('tbptt', b, a), 1.1),
+               f'online step memory, T={b} vs T={a}': judge(ratio('online', b, a), 1.1),
+               'remat step memory vs full BPTT, T=1000': judge(memory['remat'][1000] / memory['bptt'][1000], 0.35)}
+    return {'model': f'braintrace LSTM {hidden} + leaky rate readout', 'hidden': hidden, 'batch': batch,
+            'chunk': chunk, 'lengths': list(lengths), 'timed_lengths': list(timed),
+            'memory_mib': {g: {str(n): m / 2 ** 20 for n, m in per.items()} for g, per in memory.items()},
+            'epoch_s': seconds, 'growth': {g: ratio(g, b, a) for g in GRADIENTS},
+            'budget_gib': budget_gib, 'bptt_budget_length': fits, 'bptt_mib_per_1000_steps': slope,
+            'targets': targets}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--lengths', type=int, nargs='+', default=[100, 1000, 10000])
@@ -173,11 +226,9 @@ def main():
             print(f"{g}: memory x{memory[g][b] / memory[g][a]:.3f} from T={a} to T={b}")
         if 1000 in memory['bptt']:
             print(f"remat / bptt at T=1000: {memory['remat'][1000] / memory['bptt'][1000]:.3f}")
-        slope = (memory['bptt'][b] - memory['bptt'][a]) / (b - a)
-        budget = args.budget * 2 ** 30
-        fits = int((budget - memory['bptt'][b]) / slope + b)
+        fits, slope = budget_length(memory, a, b, args.budget)
         print(f"full BPTT's step passes {args.budget:g} GiB of scratch at T ~ {fits} steps "
-              f"({slope * 1000 / 2 ** 20:.2f} MiB per 1000 steps); TBPTT and online stay at "
+              f"({slope:.2f} MiB per 1000 steps); TBPTT and online stay at "
               f"{memory['tbptt'][b] / 2 ** 20:.2f} and {memory['online'][b] / 2 ** 20:.2f} MiB at any T.")
 
 

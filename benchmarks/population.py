@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 import _whole_brain  # noqa: E402
 import datasets  # noqa: E402
-from trainer import _population  # noqa: E402
+from _common import paired_ratio, summary  # noqa: E402
+from trainer.fitting import population as _population  # noqa: E402
 
 POPULATION = 64
 
@@ -123,9 +124,13 @@ def compare(n_regions, n_frames, n_gen, n_rounds):
     med = {k: float(np.median(v)) for k, v in times.items()}
     return {
         'model': f'Hopf network, {n_regions} regions, {n_frames} frames at TR 2 s (dt 0.1 s), {setup[0]}',
+        'n_regions': n_regions, 'n_frames': n_frames,
         'seconds_per_generation': med,
         'generations_per_second': {k: 1.0 / v for k, v in med.items()},
         'speedup_vmapped_over_one_at_a_time': med['one_at_a_time'] / med['vmapped'],
+        # Per round, so a slow moment on a shared machine hits both sides of one ratio.
+        'seconds_per_generation_rounds': {k: summary(v) for k, v in times.items()},
+        'ratio_vmapped/one_at_a_time': paired_ratio(times['vmapped'], times['one_at_a_time']),
         'rounds': n_rounds, 'generations_per_round': n_gen,
     }
 

@@ -27,8 +27,12 @@ TITLES = {
     'devices': '7. Data parallel over devices',
     'ensemble': '8. Ensembles of K networks',
     'pytorch': '9. Against Keras and PyTorch, end to end',
+    'population': '10. Population search, one vmapped generation',
+    'streams': '11. Trial streams on the device',
+    'long_trials': '12. Long trials: memory of each gradient',
 }
-ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble', 'pytorch')
+ORDER = ('horn', 'floor', 'startup', 'fitter', 'eval', 'batching', 'scaling', 'devices', 'ensemble', 'pytorch',
+         'population', 'streams', 'long_trials')
 STATUS = {'met': 'met', 'missed': '**missed**', 'unreachable': '**unreachable here**'}
 
 

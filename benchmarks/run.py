@@ -20,17 +20,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 
-WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices', 'ensemble', 'pytorch')
+WORKLOADS = ('batching', 'scaling', 'horn', 'eval', 'floor', 'fitter', 'startup', 'devices', 'ensemble', 'pytorch',
+             'population', 'streams', 'long_trials')
 
 
-NEEDS = {'horn': 'brainmass', 'eval': 'brainmass'}
+# Optional packages each workload imports. population's Hopf model is brainmass's and its search evosax's;
+# every long_trials gradient trains braintrace's LSTM (one model for all four, so the online one can learn it).
+NEEDS = {'horn': ('brainmass',), 'eval': ('brainmass',), 'population': ('brainmass', 'evosax'),
+         'long_trials': ('braintrace',)}
+# The extra that brings each of them.
+EXTRAS = {'brainmass': 'test', 'braintrace': 'test', 'evosax': 'empirical'}
 
 
 def _run_one(name, quick):
-    missing = NEEDS.get(name)
-    if missing and importlib.util.find_spec(missing) is None:
-        # brainmass comes with the test extra: pip install -e ".[test]".
-        return {'skipped': f'{missing} is not installed; install it with pip install -e ".[test]".'}
+    missing = [package for package in NEEDS.get(name, ()) if importlib.util.find_spec(package) is None]
+    if missing:
+        extras = ','.join(sorted({EXTRAS[package] for package in missing}))
+        verb = 'is' if len(missing) == 1 else 'are'
+        return {'skipped': f'{" and ".join(missing)} {verb} not installed; install with pip install -e ".[{extras}]".'}
     # Imported here so ``--only`` pays only for what it runs.
     module = __import__({'eval': 'horn'}.get(name, name))
     return (module.run_eval if name == 'eval' else module.run)(quick)
