@@ -164,3 +164,43 @@ def test_eval_compiles_ahead_and_counts_once():
     again = trainer.fit(train, held_out=held_out, n_epochs=2, batch_size=16)
     assert first.n_compilations == {'train': 1, 'eval': 1}
     assert again.n_compilations == {'train': 0, 'eval': 0}
+
+
+def _compiles_during(fn):
+    """``(result, n)``: ``fn()`` and how many XLA compilations it started."""
+    events = []
+
+    def listen(event, duration, **kwargs):
+        if event == '/jax/core/compile/backend_compile_duration':
+            events.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        out = fn()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    return out, len(events)
+
+
+@pytest.mark.parametrize('make', [lambda: braintools.optim.Adam(lr=1e-3),
+                                  lambda: braintools.optim.Adam(lr=1e-3, grad_clip_norm=1.0, weight_decay=1e-4)])
+def test_registering_weights_compiles_the_optimizer_init_once(make):
+    # optax's init, eager, compiles one zeros_like per weight shape; the Trainer's registration runs it
+    # under one jit. Same moments (values, dtypes, weak types), the optimizer's own init left in place.
+    from trainer.core.step import register
+    brainstate.random.seed(0)
+    net = RateRNN(3, 7, 2, cell='gru')
+    weights = net.states(brainstate.ParamState)
+    eager, ours = make(), make()
+    init = ours.tx.init
+    jax.clear_caches()  # eager ops are cached by shape: count them from nothing
+    _, n_eager = _compiles_during(lambda: eager.register_trainable_weights(weights))
+    jax.clear_caches()
+    _, n_ours = _compiles_during(lambda: register(ours, weights))
+    assert n_ours == 1 < n_eager
+    assert ours.tx.init is init  # the optimizer's own init is back in place
+    leaves = jax.tree.leaves(eager.opt_state.value), jax.tree.leaves(ours.opt_state.value)
+    assert jax.tree.structure(eager.opt_state.value) == jax.tree.structure(ours.opt_state.value)
+    for a, b in zip(*leaves):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.weak_type == b.weak_type
+        np.testing.assert_array_equal(a, b)
