@@ -186,7 +186,8 @@ def _compiles_during(fn):
                                   lambda: braintools.optim.Adam(lr=1e-3, grad_clip_norm=1.0, weight_decay=1e-4)])
 def test_registering_weights_compiles_the_optimizer_init_once(make):
     # optax's init, eager, compiles one zeros_like per weight shape; the Trainer's registration runs it
-    # under one jit. Same moments (values, dtypes, weak types), the optimizer's own init left in place.
+    # as one compiled program, shared by later optimizers of the same structure. Same moments (values,
+    # dtypes, weak types), the optimizer's own init left in place.
     from trainer.core.step import register
     brainstate.random.seed(0)
     net = RateRNN(3, 7, 2, cell='gru')
@@ -199,8 +200,31 @@ def test_registering_weights_compiles_the_optimizer_init_once(make):
     _, n_ours = _compiles_during(lambda: register(ours, weights))
     assert n_ours == 1 < n_eager
     assert ours.tx.init is init  # the optimizer's own init is back in place
+    again = make()
+    _, n_again = _compiles_during(lambda: register(again, weights))
+    assert n_again == 0  # a later Trainer of the same shapes reuses the compiled init, as eager ops would
     leaves = jax.tree.leaves(eager.opt_state.value), jax.tree.leaves(ours.opt_state.value)
     assert jax.tree.structure(eager.opt_state.value) == jax.tree.structure(ours.opt_state.value)
     for a, b in zip(*leaves):
         assert a.dtype == b.dtype and a.shape == b.shape and a.weak_type == b.weak_type
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_optimizer_init_with_captured_constants_is_compiled_on_its_own():
+    # Two inits that trace to the same program text but capture different arrays must not share one.
+    import optax
+    from trainer.core.step import register
+    net = RateRNN(3, 5, 2)
+    weights = net.states(brainstate.ParamState)
+
+    def offset_by(value):
+        const = jnp.full((5,), value)  # a traced constant, not a literal
+        return optax.GradientTransformation(
+            init=lambda params: {'shift': jax.tree.map(lambda p: jnp.zeros(p.shape[-1:]) + const[0], params)},
+            update=lambda updates, state, params=None: (updates, state))
+
+    first, second = (braintools.optim.OptaxOptimizer(tx=offset_by(v), lr=1.0) for v in (1.0, 2.0))
+    register(first, weights)
+    register(second, weights)
+    for a, b in zip(jax.tree.leaves(first.opt_state.value), jax.tree.leaves(second.opt_state.value)):
+        np.testing.assert_array_equal(a + 1.0, b)

@@ -7,6 +7,7 @@
 
 import brainstate
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import optax
 
@@ -102,12 +103,35 @@ def register(optimizer, weights):
         optimizer.register_trainable_weights(weights)
         return
     # optax's init builds each moment with an eager zeros_like: one XLA compilation per weight shape
-    # (~15 ms each on a CPU, 12 for a GRU's Adam). Under one jit it is one compilation, same values.
-    optimizer.tx = tx._replace(init=jax.jit(tx.init))
+    # (~15 ms each on a CPU, 12 for a GRU's Adam). Compiled whole it is one compilation, same values.
+    optimizer.tx = tx._replace(init=_compiled_init(tx.init))
     try:
         optimizer.register_trainable_weights(weights)
     finally:
         optimizer.tx = tx
+
+
+_INITS = {}  # the program text of an optimizer init -> its compiled program (one per structure, any optimizer)
+
+
+def _compiled_init(init):
+    """``init`` run as one compiled program, shared by every optimizer whose init traces to the same program.
+
+    Keyed on the traced program's text (shapes, dtypes and operations), so the
+    tenth Trainer of the same shapes reuses the first one's compilation as
+    eager ops would; an init with captured constants is compiled on its own.
+    """
+
+    def run(params):
+        closed, out_shape = jax.make_jaxpr(init, return_shape=True)(params)
+        if closed.consts:
+            return jax.jit(init)(params)
+        key = str(closed)
+        if key not in _INITS:
+            _INITS[key] = jax.jit(jax.extend.core.jaxpr_as_fun(closed))
+        return jax.tree.unflatten(jax.tree.structure(out_shape), _INITS[key](*jax.tree.leaves(params)))
+
+    return run
 
 
 def step_schedule(optimizer, when=True):
