@@ -144,3 +144,17 @@ def test_an_epoch_generated_apart_holds_the_inline_draws(gng):
         np.testing.assert_array_equal(apart['targets'], inline['targets'])
         np.testing.assert_array_equal(apart['mask'], inline['mask'])
         np.testing.assert_allclose(apart['inputs'], inline['inputs'], atol=1e-5)  # another XLA level
+
+
+def test_a_task_emitting_more_labels_than_it_declares_streams_with_its_label_space():
+    # cogtask's ReadySetGo declares 2 classes (its output features) but labels hold 1 and go 2.
+    from braintools import cogtask
+    s = datasets.stream('ready_set_go', held_out=16)
+    held = s.held_out_set()
+    assert s.n_classes == held.n_classes == 3
+    assert int(np.asarray(held.targets).max()) == 2  # the label the declaration misses is drawn
+    bare = datasets.stream(cogtask.ReadySetGo, dt=20.0, held_out=16, response_phases=('production',))
+    with pytest.raises(ValueError, match='declares n_classes=2 but its trials carry label 2; pass n_classes=3'):
+        bare.held_out_set()
+    with pytest.raises(ValueError, match='n_classes must be an int >= 2'):
+        datasets.stream('go_no_go', n_classes=1)

@@ -353,6 +353,11 @@ def registry_names():
     return sorted(_TASKS)
 
 
+# Label spaces a registered task emits but does not declare: cogtask's ReadySetGo labels its production
+# steps 1 (hold) and 2 (go) besides fixation 0, yet declares num_classes from its 2 output features.
+LABEL_SPACES = {'ready_set_go': 3}
+
+
 def registry_entry(name):
     """``(task class, default dt in ms, response phases)`` of a registered cogtask name, else ``None``."""
     if name not in _TASKS:

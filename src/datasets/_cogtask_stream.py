@@ -29,12 +29,14 @@ def _batch_draw(one_trial, mask_kind, loss_weight):
 
 
 def cogtask_stream(task, *, seed=0, held_out=512, dt, mask='response', response_phases=(),
-                   loss_weights=None, name='', description='', **task_params):
+                   loss_weights=None, n_classes=None, name='', description='', **task_params):
     """A device :class:`Stream` of ``task`` (a ``cogtask.Task`` subclass); see :func:`datasets.stream`.
 
-    ``n_classes`` is the task's declared label space (``task.num_classes``:
-    fixation and every choice), which may exceed what ``from_cogtask``
-    counts from the labels its trials emit (GoNoGo declares 3, emits 2).
+    ``n_classes`` defaults to the task's declared label space
+    (``task.num_classes``: fixation and every choice), which may exceed what
+    ``from_cogtask`` counts from the labels its trials emit (GoNoGo declares
+    3, emits 2). A task that emits more than it declares needs ``n_classes``
+    given; its held-out draw says so.
     """
     dt = check_task(task, dt=dt, mask=mask, response_phases=response_phases, task_params=task_params)
     if loss_weights is not None and (isinstance(loss_weights, bool) or not isinstance(loss_weights, numbers.Real)
@@ -46,7 +48,12 @@ def cogtask_stream(task, *, seed=0, held_out=512, dt, mask='response', response_
     instance, one_trial = trial_function(task, dt, task_params, response_phases)
     draw = _batch_draw(one_trial, mask, None if loss_weights is None else float(loss_weights))
     shapes = jax.eval_shape(lambda key: draw(key, 1), jax.random.PRNGKey(0))
-    n_classes = int(instance.num_classes) if instance.output_mode == 'categorical' else None
+    if instance.output_mode != 'categorical':
+        n_classes = None
+    elif n_classes is None:
+        n_classes = int(instance.num_classes)
+    elif isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 2:
+        raise ValueError(f'n_classes must be an int >= 2 (the label space, fixation included), got {n_classes!r}.')
     return Stream(draw=draw, n_features=shapes['inputs'].shape[2], n_steps=shapes['inputs'].shape[1],
                   n_classes=n_classes, dt=dt, seed=seed, held_out=held_out, name=name,
                   description=description or f'braintools.cogtask.{task.__name__} (stream)',

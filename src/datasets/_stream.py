@@ -277,6 +277,11 @@ def index_step(data, step):
 
 def as_dataset(batch, stream, *, seed=None):
     """A drawn batch (numpy) as a :class:`TaskDataset` with the stream's ``n_classes`` and ``dt``."""
+    if stream.n_classes is not None and batch['targets'].size and int(batch['targets'].max()) >= stream.n_classes:
+        raise ValueError(
+            f"stream {stream.name or stream.description!r} declares n_classes={stream.n_classes} but its trials "
+            f"carry label {int(batch['targets'].max())}; pass n_classes={int(batch['targets'].max()) + 1} "
+            "to datasets.stream.")
     return from_arrays(batch['inputs'], batch['targets'], batch['mask'], dt=stream.dt,
                        n_classes=stream.n_classes, seed=seed, name=stream.name,
                        description=stream.description, conditions=batch.get('conditions'),

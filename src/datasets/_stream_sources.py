@@ -23,8 +23,9 @@ def stream(source, *, seed=0, held_out=512, **kwargs):
         For cogtask: ``dt``, ``mask`` (``'response'`` or ``'valid'``),
         ``response_phases``, ``loss_weights`` (a float: the objective's weight
         of every valid step outside the response, whose steps weigh 1; default
-        ``None``, the objective scores the mask) and task parameters, as
-        :func:`datasets.from_cogtask`.
+        ``None``, the objective scores the mask), ``n_classes`` (the label
+        space, where a task emits more labels than it declares) and task
+        parameters, as :func:`datasets.from_cogtask`.
 
     Returns
     -------
@@ -49,6 +50,8 @@ def stream(source, *, seed=0, held_out=512, **kwargs):
         kwargs.setdefault('dt', default_dt)
         kwargs.setdefault('response_phases', response_phases)
         kwargs.setdefault('name', source)
+        if source in _cogtask.LABEL_SPACES:
+            kwargs.setdefault('n_classes', _cogtask.LABEL_SPACES[source])
         return _cogtask_stream.cogtask_stream(task_cls, seed=seed, held_out=held_out, **kwargs)
     if isinstance(source, type):
         return _cogtask_stream.cogtask_stream(source, seed=seed, held_out=held_out, **kwargs)
