@@ -1,7 +1,7 @@
 """Run the benchmark suite, write ``benchmarks/results.json`` and print the summary table.
 
-    python benchmarks/run.py            # full suite (~10 min); also rewrites BENCHMARKS.md
-    python benchmarks/run.py --quick    # under 2 minutes: fewer rounds, epochs and sizes
+    python benchmarks/run.py            # full suite (~12 min on 2 quiet cores); also rewrites BENCHMARKS.md
+    python benchmarks/run.py --quick    # a few minutes: fewer rounds, epochs and sizes
     python benchmarks/run.py --only horn,floor
 
 Every number that makes a claim is a ratio of two variants measured side by
@@ -45,7 +45,7 @@ def _run_one(name, quick):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help='fewer rounds, epochs and sizes (< 2 min)')
+    parser.add_argument('--quick', action='store_true', help='fewer rounds, epochs and sizes (a few minutes)')
     parser.add_argument('--only', default=None, help=f'comma-separated subset of: {", ".join(WORKLOADS)}')
     parser.add_argument('--out', default=os.path.join(HERE, 'results.json'), help='results file')
     parser.add_argument('--markdown', default=None,
