@@ -228,3 +228,38 @@ def test_an_optimizer_init_with_captured_constants_is_compiled_on_its_own():
     register(second, weights)
     for a, b in zip(jax.tree.leaves(first.opt_state.value), jax.tree.leaves(second.opt_state.value)):
         np.testing.assert_array_equal(a + 1.0, b)
+
+
+class _Scaled(brainstate.nn.Module):
+    """A RateRNN whose logits pass through a fixed State and a plain array attribute."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.inner = RateRNN(n_in, 8, n_out)
+        self.n_input = n_in
+        self.scale = brainstate.State(jnp.ones(()))  # fixed: init_all_states leaves it alone
+        self.gain = jnp.ones(())  # a plain attribute: a trace bakes it in
+
+    def update(self, x):
+        return self.inner(x) * self.scale.value * self.gain
+
+
+def test_fixed_states_and_array_attributes_changed_between_calls_take_effect():
+    # Zero logits give cross-entropy log(2) on two classes, whatever the weights.
+    ds = datasets.delayed_match_task(64, seq_len=4, n_symbols=2, seed=0)
+    net = _Scaled(ds.n_features, ds.n_classes)
+    trainer = Trainer(net, braintools.optim.SGD(lr=0.0), objective=objectives.cross_entropy(), progress=False)
+    before = trainer.evaluate(ds, batch_size=32)['loss']
+    assert abs(before - np.log(2)) > 1e-3
+    assert trainer.evaluate(ds, batch_size=32)['loss'] == before  # nothing changed: the same program
+    n_eval = trainer.learner.program.compiles['eval']
+    net.scale.value = jnp.zeros(())
+    assert trainer.evaluate(ds, batch_size=32)['loss'] == pytest.approx(np.log(2), rel=1e-6)
+    assert trainer.learner.program.compiles['eval'] == n_eval  # a State is an argument: no new compile
+    net.scale.value, net.gain = jnp.ones(()), jnp.zeros(())
+    assert trainer.evaluate(ds, batch_size=32)['loss'] == pytest.approx(np.log(2), rel=1e-6)
+    net.gain = jnp.ones(())
+    assert trainer.evaluate(ds, batch_size=32)['loss'] == before
+    net.scale.value = jnp.zeros(())  # a fit reads it too
+    history = trainer.fit(ds, n_epochs=1, batch_size=32).history
+    assert history[-1]['loss'] == pytest.approx(np.log(2), rel=1e-6)

@@ -15,6 +15,7 @@ metrics, clipping, schedule...) and the ``brainstate.environ`` values (``dt``).
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import weakref
 from typing import Optional
 
@@ -62,12 +63,14 @@ def environ_key():
 
 
 def model_key(model):
-    """What ``model``'s traces bake in besides its states: each submodule's ``compile_key()``.
+    """What ``model``'s traces bake in besides its states: array attributes and ``compile_key()``.
 
-    A module whose ``update`` reads plain attributes (a noise level
-    ``sigma_rec``, a time constant) defines ``compile_key()`` returning them;
-    changing one after a compile then compiles afresh instead of replaying the
-    old constant.
+    A trace reads a module's plain attributes as constants. Array attributes
+    (a connectivity mask, ``jnp``/``numpy``/brainunit arrays that are not
+    ``State``s) are keyed by their content, so replacing one after a compile
+    compiles afresh instead of replaying the old values. A module whose
+    ``update`` reads plain Python numbers (a noise level ``sigma_rec``, a time
+    constant) defines ``compile_key()`` returning them, to the same effect.
 
     Examples
     --------
@@ -78,8 +81,28 @@ def model_key(model):
     >>> model_key(net) == before
     False
     """
-    return tuple((path, node.compile_key()) for path, node in model.nodes().items()
-                 if callable(getattr(node, 'compile_key', None)))
+    key = []
+    for path, node in model.nodes().items():
+        arrays = tuple((name, _digest(value)) for name, value in sorted(vars(node).items()) if _is_constant(value))
+        own = node.compile_key() if callable(getattr(node, 'compile_key', None)) else None
+        if arrays or own is not None:
+            key.append((path, own, arrays))
+    return tuple(key)
+
+
+def _is_constant(value):
+    # An array a trace would bake in: not a State (an argument), not a tracer left by a trace.
+    array = getattr(value, 'mantissa', value)
+    return isinstance(array, (jax.Array, np.ndarray)) and not isinstance(array, jax.core.Tracer)
+
+
+def _digest(value):
+    array = getattr(value, 'mantissa', value)
+    if isinstance(array, jax.Array) and not array.is_fully_addressable:
+        return array.dtype.str, array.shape, id(array)  # spread over processes: no one holds it whole
+    array = np.asarray(array)
+    unit = str(value.unit) if hasattr(value, 'mantissa') else ''
+    return array.dtype.str, array.shape, hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest(), unit
 
 
 def _abstract(args):

@@ -85,24 +85,32 @@ def _shapes(model):
     return {k: shapes(s.value) for k, s in hidden_states(model).items()}
 
 
-def batch_template(model, batch_size):
+def batch_template(model, batch_size, *, with_fixed=False):
     """Initialise ``model``'s states to ``batch_size`` and return ``{path: value}``.
 
     Hidden states that ignore the batch size are broadcast to
     ``(batch_size, ...)`` (other states, a step counter say, are left as they
     are). The model is left holding the template values, so a trace sees the
-    shapes the compiled step will be called with.
+    shapes the compiled step will be called with. With ``with_fixed``, also
+    the paths of the states ``init_all_states`` left alone (a fixed mask or
+    time constant kept in a plain ``State``): a cached template must read
+    those afresh, since the user may change them between fits.
     """
+    before = {k: s.value for k, s in hidden_states(model).items()}
     brainstate.nn.init_all_states(model, batch_size=batch_size + 1)
     probe = _shapes(model)
     brainstate.nn.init_all_states(model, batch_size=batch_size)
     states = hidden_states(model)
+    # A short-term state (a HiddenState is one) is the trial's own, even where its init returns the old value.
+    fixed = tuple(k for k, st in states.items() if k in before and st.value is before[k]
+                  and not isinstance(st, brainstate.ShortTermState))
     for key, state in states.items():
         if isinstance(state, brainstate.HiddenState) and probe.get(key) == shapes(state.value):
             state.value = jax.tree.map(
                 lambda x: jnp.broadcast_to(x, (batch_size,) + jnp.shape(x)), state.value)
         state.value = strong(state.value)
-    return {k: s.value for k, s in states.items()}
+    template = {k: s.value for k, s in states.items()}
+    return (template, fixed) if with_fixed else template
 
 
 def load_template(model, template):

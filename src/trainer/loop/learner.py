@@ -16,7 +16,7 @@ from ..core.data import eval_indices, to_device
 from ..core.forward import rollout
 from ..core.placement import Placement
 from ..core.program import Program, environ_key
-from ..core.state import batch_template, load_template
+from ..core.state import batch_template, hidden_states, load_template, strong
 from ..core.step import make_loss, make_train_step, register
 from ..objectives.compose import accepts_mask
 from ..objectives.penalties import bind as bind_regularizers
@@ -164,14 +164,19 @@ class Learner:
     def template(self, ds, batch_size):
         """The hidden-state template for ``batch_size`` under ``ds.dt``, loaded into the model.
 
-        Built once per (batch size, dt) with ``init_all_states`` (eager work), then reused.
+        Built once per (batch size, dt) with ``init_all_states`` (eager work), then reused;
+        the states ``init_all_states`` leaves alone (fixed ones) are read from the model
+        at each call, so a fit or evaluation sees their current values.
         """
         with brainstate.environ.context(dt=ds.dt):
             key = (batch_size, environ_key())
             if key not in self._templates:
-                self._templates[key] = batch_template(self.model, batch_size)
-            load_template(self.model, self._templates[key])  # a first trace sees these shapes
-        return self._templates[key]
+                self._templates[key] = batch_template(self.model, batch_size, with_fixed=True)
+            cached, fixed = self._templates[key]
+            states = hidden_states(self.model)
+            template = {**cached, **{k: strong(states[k].value) for k in fixed}}
+            load_template(self.model, template)  # a first trace sees these shapes
+        return template
 
     def check_plan(self, plan):
         """Check a plan's training and held-out sets (see :meth:`check_data`); remember its batch size."""
