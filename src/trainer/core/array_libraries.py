@@ -26,6 +26,15 @@ def detect_arrays_without_importing():
     -------
     tuple of str
         The detectors replaced (empty where this brainunit has none).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> import saiunit._backend as backend
+    >>> 'is_torch_array' in detect_arrays_without_importing()  # idempotent: import trainer did it already
+    True
+    >>> backend.is_torch_array(jnp.ones(2))
+    False
     """
     try:
         backend = importlib.import_module('saiunit._backend')

@@ -8,7 +8,19 @@ __all__ = ['recording_rollout', 'rollout', 'timed_step']
 
 
 def timed_step(model):
-    """``step(i, x) -> model(x)`` run under ``environ.context(i=i, t=i * dt)`` (``dt`` read now)."""
+    """``step(i, x) -> model(x)`` run under ``environ.context(i=i, t=i * dt)`` (``dt`` read now).
+
+    Examples
+    --------
+    >>> import brainstate, jax.numpy as jnp
+    >>> from trainer.models import RateRNN
+    >>> net = RateRNN(3, 8, 2)
+    >>> _ = brainstate.nn.init_all_states(net, batch_size=4)
+    >>> with brainstate.environ.context(dt=0.5):
+    ...     step = timed_step(net)
+    >>> step(3, jnp.ones((4, 3))).shape
+    (4, 2)
+    """
     dt = brainstate.environ.get_dt()
 
     def step(i, x):

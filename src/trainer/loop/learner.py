@@ -172,9 +172,10 @@ class Learner:
             key = (batch_size, environ_key())
             if key not in self._templates:
                 self._templates[key] = batch_template(self.model, batch_size, with_fixed=True)
-            cached, fixed = self._templates[key]
-            states = hidden_states(self.model)
-            template = {**cached, **{k: strong(states[k].value) for k in fixed}}
+            template, fixed = self._templates[key]
+            if fixed:  # their current values, not those of the first fit
+                states = hidden_states(self.model)
+                template = {**template, **{k: strong(states[k].value) for k in fixed}}
             load_template(self.model, template)  # a first trace sees these shapes
         return template
 
